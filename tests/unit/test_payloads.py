@@ -1,0 +1,198 @@
+"""Unit tests for harness.payloads: validation, the real build, post-link checks."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+
+from harness import payloads
+from harness.payloads import (
+    AGENT_DIR,
+    FOUR_GIB,
+    AgentImage,
+    PayloadError,
+    build_agent,
+    build_agent_image,
+    check_image,
+    check_undefined,
+    validate_identity,
+    validate_size,
+)
+
+
+def _toolchain_or_skip() -> payloads.Toolchain:
+    try:
+        return payloads.find_toolchain()
+    except PayloadError as exc:
+        pytest.skip(f"no toolchain to build the agent: {exc}")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> AgentImage:
+    toolchain = _toolchain_or_skip()
+    out = tmp_path_factory.mktemp("agent")
+    return build_agent_image(0x10000, "unit-test", out, toolchain=toolchain)
+
+
+@pytest.mark.parametrize("size", [0x10000, 0x20000, 0x100000, 0x1000000])
+def test_validate_size_accepts_64k_steps(size: int) -> None:
+    assert validate_size(size) == size
+
+
+@pytest.mark.parametrize("size", [0, 0xFFFF, 0x18000, 0x1010000, -0x10000, 0x2000000])
+def test_validate_size_rejects(size: int) -> None:
+    with pytest.raises(PayloadError, match="multiple of 64 KiB") as info:
+        validate_size(size)
+    assert info.value.step == "validate"
+
+
+@pytest.mark.parametrize("size", [True, "65536", 65536.0])
+def test_validate_size_rejects_non_integers(size: object) -> None:
+    with pytest.raises(PayloadError, match="integer"):
+        validate_size(size)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("identity", ["a", "A.b_c-9", "x" * 32])
+def test_validate_identity_accepts(identity: str) -> None:
+    assert validate_identity(identity) == identity
+
+
+@pytest.mark.parametrize("identity", ["", "x" * 33, "a b", "a/b", 'a"b', "a\\b", "é", "a\n"])
+def test_validate_identity_rejects(identity: str) -> None:
+    with pytest.raises(PayloadError, match="identity"):
+        validate_identity(identity)
+
+
+def test_build_produces_exact_size_and_banner_facts(built: AgentImage) -> None:
+    data = built.path.read_bytes()
+    assert built.path.name == "agent-unit-test-65536.bin"
+    assert len(data) == 0x10000
+    assert built.crc32 == zlib.crc32(data)
+    assert built.rom_base == FOUR_GIB - 0x10000
+    assert built.banner() == (
+        "VMFWAGENT v1 identity=unit-test rom-base=0xffff0000 rom-size=0x00010000 "
+        f"crc32=0x{zlib.crc32(data):08x}"
+    )
+    assert b"unit-test\0" in data
+    # The reset vector is a near jump (e9) into the top 64 KiB of the image.
+    assert data[-16] == 0xE9
+
+
+def test_identity_changes_only_the_identity(built: AgentImage, tmp_path: Path) -> None:
+    other = build_agent_image(0x10000, "other", built.path.parent)
+    assert other.rebuilt
+    assert other.path != built.path
+    assert other.crc32 != built.crc32
+    assert b"other\0" in other.path.read_bytes()
+
+
+def test_second_build_is_cached(built: AgentImage) -> None:
+    again = build_agent_image(built.size, built.identity, built.path.parent)
+    assert not again.rebuilt
+    assert again.crc32 == built.crc32
+
+
+def test_source_change_rebuilds(tmp_path: Path) -> None:
+    toolchain = _toolchain_or_skip()
+    agent_dir = tmp_path / "agent"
+    shutil.copytree(AGENT_DIR, agent_dir)
+    out = tmp_path / "out"
+    first = build_agent_image(0x10000, "a", out, toolchain=toolchain, agent_dir=agent_dir)
+    main_c = agent_dir / "main.c"
+    main_c.write_text(
+        main_c.read_text().replace("VMFWAGENT v1 identity=", "VMFWAGENT v1  identity=")
+    )
+    second = build_agent_image(0x10000, "a", out, toolchain=toolchain, agent_dir=agent_dir)
+    assert second.rebuilt
+    assert second.crc32 != first.crc32
+    assert b"VMFWAGENT v1  identity=" in second.path.read_bytes()
+
+
+@pytest.mark.parametrize("size", [0x20000, 0x100000])
+def test_other_sizes_link(built: AgentImage, size: int) -> None:
+    path = build_agent(size, "sz", built.path.parent)
+    data = path.read_bytes()
+    assert len(data) == size
+    assert data[-16] == 0xE9
+
+
+def test_agent_crc32_matches_zlib(built: AgentImage, tmp_path: Path) -> None:
+    """The agent's own CRC-32 code, compiled for the host, agrees with zlib."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no host C compiler to run the agent's crc32.c")
+    driver = tmp_path / "crc_main.c"
+    driver.write_text(
+        '#include <stdio.h>\n#include <stdlib.h>\n#include "crc32.h"\n'
+        "int main(int argc, char **argv) {\n"
+        '  FILE *f = fopen(argv[1], "rb"); static unsigned char buf[1 << 16];\n'
+        "  size_t n, skip = argc > 2 ? strtoul(argv[2], 0, 0) : 0; uint32_t c = 0;\n"
+        "  crc32_init();\n"
+        "  while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {\n"
+        "    size_t s = skip < n ? skip : n; skip -= s;\n"
+        "    c = crc32_update(c, buf + s, n - s); }\n"
+        '  printf("%08x\\n", (unsigned)c); return 0; }\n'
+    )
+    exe = tmp_path / "crc"
+    subprocess.run(
+        [cc, "-O2", "-I", str(AGENT_DIR), str(driver), str(AGENT_DIR / "crc32.c"), "-o", str(exe)],
+        check=True,
+    )
+    data = built.path.read_bytes()
+    for skip in (0, 1, 3, 0x10000 - 5):  # exercise unaligned heads and short tails
+        out = subprocess.run(
+            [str(exe), str(built.path), str(skip)], capture_output=True, text=True, check=True
+        )
+        assert int(out.stdout, 16) == zlib.crc32(data[skip:])
+
+
+def test_check_image_accepts_built(built: AgentImage) -> None:
+    data = built.path.read_bytes()
+    entry16 = payloads.reset_vector_target(data)
+    check_image(data, built.size, entry16)
+
+
+def test_check_image_rejects_wrong_size(built: AgentImage) -> None:
+    data = built.path.read_bytes()
+    entry16 = payloads.reset_vector_target(data)
+    with pytest.raises(PayloadError, match="check-size"):
+        check_image(data[:-1], built.size, entry16)
+    with pytest.raises(PayloadError, match="check-size"):
+        check_image(data + b"\0" * 0x10000, built.size, entry16)
+
+
+def test_check_image_rejects_corrupted_reset_vector(built: AgentImage) -> None:
+    data = bytearray(built.path.read_bytes())
+    entry16 = payloads.reset_vector_target(bytes(data))
+    not_a_jump = bytearray(data)
+    not_a_jump[-16] = 0x90
+    with pytest.raises(PayloadError, match="not a near jump"):
+        check_image(bytes(not_a_jump), built.size, entry16)
+    wrong_target = bytearray(data)
+    wrong_target[-15] ^= 0x10
+    with pytest.raises(PayloadError, match="reset vector jumps to"):
+        check_image(bytes(wrong_target), built.size, entry16)
+
+
+def test_check_undefined() -> None:
+    check_undefined("")
+    with pytest.raises(PayloadError, match="__udivdi3"):
+        check_undefined("         U __udivdi3\n         U memcpy\n")
+
+
+def test_cli_reports_invalid_size(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = payloads.main(["--size", "0x1234", "--identity", "a", "--out", str(tmp_path)])
+    assert rc == 1
+    assert "0x1234" in capsys.readouterr().err
+
+
+def test_cli_builds(built: AgentImage, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = payloads.main(
+        ["--size", "0x10000", "--identity", "unit-test", "--out", str(built.path.parent)]
+    )
+    assert rc == 0
+    assert f"crc32=0x{built.crc32:08x}" in capsys.readouterr().out
