@@ -1,0 +1,137 @@
+"""Fixtures and options for the functional suite (real QEMU, real guest agent).
+
+Options:
+  --qemu-bin PATH      QEMU to test (default <repo>/.work/build/default/qemu-system-x86_64)
+  --accel tcg|kvm|all  accelerators to run (default all; kvm skipped with the reason
+                       when /dev/kvm cannot be opened read-write)
+  --vm-log-dir DIR     per-test QEMU logs (default <repo>/.work/logs/functional)
+
+Markers: `quick` (the core checks, run in well under a minute) and `slow`
+(everything else; added automatically to every test not marked quick).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # the suite runs from a checkout, installed or not
+    sys.path.insert(0, str(REPO))
+
+from vmfw_flows import Boot, Payloads, VMFactory  # noqa: E402
+
+from harness.vm_cmdline import ACCELS, MACHINES, kvm_usable  # noqa: E402
+
+LOG_DIRS = pytest.StashKey[list[Path]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("vmfwupdate functional tests")
+    group.addoption(
+        "--qemu-bin",
+        default=str(REPO / ".work" / "build" / "default" / "qemu-system-x86_64"),
+        help="QEMU binary built from the series (default: %(default)s)",
+    )
+    group.addoption(
+        "--accel",
+        choices=("tcg", "kvm", "all"),
+        default="all",
+        help="accelerators to test; kvm is skipped with the reason if unusable",
+    )
+    group.addoption(
+        "--vm-log-dir",
+        default=str(REPO / ".work" / "logs" / "functional"),
+        help="directory for per-test QEMU stderr, console and QMP transcripts",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "quick: core checks, the whole quick run < 1 minute")
+    config.addinivalue_line("markers", "slow: the rest of the suite (set automatically)")
+
+
+def _accels(config: pytest.Config) -> list[str]:
+    choice = config.getoption("--accel")
+    return list(ACCELS) if choice == "all" else [choice]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "machine" in metafunc.fixturenames:
+        metafunc.parametrize("machine", MACHINES)
+    if "accel" in metafunc.fixturenames:
+        metafunc.parametrize("accel", _accels(metafunc.config))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    usable, reason = kvm_usable()
+    for item in items:
+        if item.get_closest_marker("quick") is None:
+            item.add_marker(pytest.mark.slow)
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("accel") == "kvm" and not usable:
+            item.add_marker(pytest.mark.skip(reason=f"KVM: {reason}"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.failed:
+        dirs = item.stash.get(LOG_DIRS, [])
+        if dirs:
+            lines = []
+            for d in dirs:
+                lines.append(f"{d}/")
+                lines += [f"  {p.name}" for p in sorted(d.iterdir())] if d.is_dir() else []
+            report.sections.append(("QEMU logs (stderr, console, QMP, cmdline)", "\n".join(lines)))
+
+
+@pytest.fixture(scope="session")
+def qemu_bin(pytestconfig: pytest.Config) -> Path:
+    path = Path(pytestconfig.getoption("--qemu-bin")).resolve()
+    if not path.is_file():
+        pytest.fail(
+            f"QEMU binary {path} not found: build it first (make check-vmfwupdate builds "
+            f"it) or pass --qemu-bin PATH",
+            pytrace=False,
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def payloads(tmp_path_factory: pytest.TempPathFactory) -> Payloads:
+    """Agent images, built once per session per (size, identity)."""
+    return Payloads(tmp_path_factory.mktemp("payloads"))
+
+
+def _node_dir(base: Path, nodeid: str) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid.replace("::", "__")).strip("_")
+    return base / safe[:200]
+
+
+@pytest.fixture
+def vms(
+    request: pytest.FixtureRequest, qemu_bin: Path, pytestconfig: pytest.Config
+) -> Iterator[VMFactory]:
+    """Start VMs for this test; all are reaped after it, and a bad exit fails it."""
+    log_root = _node_dir(Path(pytestconfig.getoption("--vm-log-dir")), request.node.nodeid)
+    shutil.rmtree(log_root, ignore_errors=True)
+    dirs: list[Path] = []
+    request.node.stash[LOG_DIRS] = dirs
+    factory = VMFactory(qemu_bin, log_root, dirs)
+    try:
+        yield factory
+    finally:
+        factory.close_all()
+
+
+@pytest.fixture
+def boot(vms: VMFactory, payloads: Payloads, machine: str, accel: str) -> Boot:
+    """boot(size=..., identity=..., blobs=..., devices=...) -> Booted, on this machine/accel."""
+    return vms.booter(payloads, machine, accel)

@@ -1,0 +1,80 @@
+"""bios-size: initial value = the -bios image size; resize accepted/rejected per the rules."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from vmfw_flows import KIB, MIB, Boot, assert_alive, device_model, reset
+
+from harness.vm_agent import AgentError
+from harness.vm_model import BIOS_SIZE, GRANULE, U64_MAX
+
+
+def region_size_in_mtree(mtree: str) -> int:
+    """Size of the pc.bios region in `info mtree` output."""
+    m = re.search(r"([0-9a-f]{16})-([0-9a-f]{16}) \(prio -?\d+, rom\): pc\.bios", mtree)
+    assert m is not None, "no pc.bios ROM region in info mtree"
+    return int(m[2], 16) - int(m[1], 16) + 1
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("size", [64 * KIB, 256 * KIB, 1 * MIB])
+def test_initial_value_is_image_size(boot: Boot, size: int) -> None:
+    b = boot(size=size)
+    assert b.agent.readq(BIOS_SIZE) == size
+    assert region_size_in_mtree(b.vm.qmp.hmp("info mtree")) == size
+
+
+@pytest.mark.parametrize("size", [128 * KIB, 4 * MIB, 16 * MIB])
+def test_initial_value_is_image_size_more(boot: Boot, size: int) -> None:
+    b = boot(size=size)
+    assert b.agent.readq(BIOS_SIZE) == size
+
+
+RESIZE_SEQUENCE = [
+    0,
+    0x8000,
+    GRANULE + 1,
+    2 * GRANULE,
+    1 * MIB + GRANULE,
+    1 * MIB,
+    2 * MIB,
+    U64_MAX,
+    1 << 32,
+    GRANULE,
+    (1 * MIB) - 0x1000,
+    3 * GRANULE,
+]
+
+
+def _write_sequence(boot: Boot, resize: bool) -> None:
+    device = "vmfwupdate" if resize else "vmfwupdate,bios-resize=off"
+    b = boot(size=1 * MIB, devices=(device,))
+    model = device_model(b.vm, 1 * MIB, resize=resize)
+    for value in RESIZE_SEQUENCE:
+        accepted = model.write_bios_size(value)
+        try:
+            b.agent.writeq(BIOS_SIZE, value)
+        except AgentError as exc:
+            assert exc.reason == "dma-error", exc
+        got = b.agent.readq(BIOS_SIZE)
+        assert got == model.bios_size, (
+            f"after writing {value:#x} (model: {'accept' if accepted else 'reject'}) "
+            f"bios-size reads {got:#x}, expected {model.bios_size:#x}"
+        )
+    assert_alive(b.vm)
+    # A size written but never used does not outlive a reset.
+    assert reset(b.vm, "cf9").identity == "stage1"
+    model.reset()
+    assert b.agent.readq(BIOS_SIZE) == model.bios_size == 1 * MIB
+
+
+@pytest.mark.quick
+def test_resize_rules(boot: Boot) -> None:
+    _write_sequence(boot, resize=True)
+
+
+@pytest.mark.quick
+def test_resize_rejected_without_cap(boot: Boot) -> None:
+    _write_sequence(boot, resize=False)

@@ -1,0 +1,133 @@
+"""command-line errors: QEMU refuses bad configurations with a clear message, no abort."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from vmfw_flows import KIB, Boot, VMFactory
+
+NOT_A_DEVICE = "is not a valid device model name"
+
+
+@pytest.fixture(scope="session")
+def device_present(qemu_bin: Path) -> None:
+    """The QEMU under test has the device (else these tests would pass vacuously)."""
+    proc = subprocess.run(
+        [str(qemu_bin), "-device", "vmfwupdate,help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    out = proc.stdout + proc.stderr
+    if proc.returncode != 0 or "bios-resize" not in out or "disable" not in out:
+        pytest.fail(
+            f"{qemu_bin} has no usable vmfwupdate device (-device vmfwupdate,help exited "
+            f"{proc.returncode}): {out.strip()[:300]}",
+            pytrace=False,
+        )
+
+
+def expect_refusal(
+    vms: VMFactory, cfg_kw: dict[str, object], machine: str, accel: str, pattern: str
+) -> str:
+    cfg = vms.config(machine, accel, **cfg_kw)  # type: ignore[arg-type]
+    status, stderr = vms.run_to_exit(cfg)
+    assert status > 0, f"QEMU should exit with an error code, got status {status}: {stderr}"
+    assert status != 134 and "Assertion" not in stderr and "Aborted" not in stderr, stderr
+    assert NOT_A_DEVICE not in stderr, stderr
+    assert re.search(pattern, stderr, re.IGNORECASE | re.DOTALL), (
+        f"stderr does not match {pattern!r}: {stderr}"
+    )
+    return stderr
+
+
+@pytest.mark.quick
+@pytest.mark.usefixtures("device_present")
+def test_two_devices(vms: VMFactory, boot: Boot, machine: str, accel: str) -> None:
+    image = boot.image(256 * KIB, "stage1")
+    expect_refusal(
+        vms,
+        {"bios": image, "devices": ("vmfwupdate", "vmfwupdate")},
+        machine,
+        accel,
+        r"vmfwupdate.*(only one|at most one|single|already|more than one|multiple|one instance)"
+        r"|(only one|at most one|single|already|more than one|multiple|one instance).*vmfwupdate",
+    )
+
+
+@pytest.mark.quick
+@pytest.mark.usefixtures("device_present")
+@pytest.mark.parametrize("board", ["microvm"])
+def test_unsupported_machine(vms: VMFactory, boot: Boot, accel: str, board: str) -> None:
+    image = boot.image(256 * KIB, "stage1")
+    expect_refusal(
+        vms,
+        {"bios": image, "devices": ("vmfwupdate",), "debug_exit": False},
+        board,
+        accel,
+        r"vmfwupdate.*(support|machine)|(support|machine).*vmfwupdate",
+    )
+
+
+@pytest.mark.quick
+@pytest.mark.usefixtures("device_present")
+@pytest.mark.parametrize("how", ["drive-if-pflash", "machine-pflash0"])
+def test_pflash_firmware(
+    vms: VMFactory, boot: Boot, machine: str, accel: str, how: str, tmp_path: Path
+) -> None:
+    flash = tmp_path / "flash.bin"
+    shutil.copyfile(boot.image(256 * KIB, "stage1"), flash)
+    if how == "drive-if-pflash":
+        extra: tuple[str, ...] = ("-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={flash}")
+        mopts: tuple[str, ...] = ()
+    else:
+        extra = (
+            "-blockdev",
+            f"driver=file,filename={flash},node-name=fwfile,read-only=on",
+            "-blockdev",
+            "driver=raw,file=fwfile,node-name=fw,read-only=on",
+        )
+        mopts = ("pflash0=fw",)
+    expect_refusal(
+        vms,
+        {"bios": None, "devices": ("vmfwupdate",), "extra_args": extra, "machine_opts": mopts},
+        machine,
+        accel,
+        r"vmfwupdate.*flash|flash.*vmfwupdate",
+    )
+
+
+@pytest.mark.quick
+@pytest.mark.usefixtures("device_present")
+def test_fw_cfg_without_dma(vms: VMFactory, boot: Boot, machine: str, accel: str) -> None:
+    expect_refusal(
+        vms,
+        {
+            "bios": boot.image(256 * KIB, "stage1"),
+            "devices": ("vmfwupdate",),
+            "extra_args": ("-global", "fw_cfg_io.dma_enabled=off"),
+        },
+        machine,
+        accel,
+        r"vmfwupdate.*dma|dma.*vmfwupdate",
+    )
+
+
+@pytest.mark.usefixtures("device_present")
+def test_fw_cfg_file_slots_exhausted(vms: VMFactory, boot: Boot, machine: str, accel: str) -> None:
+    expect_refusal(
+        vms,
+        {
+            "bios": boot.image(256 * KIB, "stage1"),
+            "devices": ("vmcoreinfo", "vmgenid", "vmfwupdate"),
+            "extra_args": ("-global", "fw_cfg_io.x-file-slots=0x10"),
+        },
+        machine,
+        accel,
+        r"vmfwupdate|x-file-slots",
+    )

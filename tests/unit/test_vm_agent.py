@@ -1,0 +1,131 @@
+"""Unit tests of the agent protocol client (harness.vm_agent) over a scripted console."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from harness import vm_agent as a
+
+BANNER = "VMFWAGENT v1 identity=stage-1.x rom-base=0xfffc0000 rom-size=0x00040000 crc32=0x1234abcd"
+
+
+class ScriptedConsole:
+    """Replays a fixed list of lines and records what was sent (a test double of I/O only)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = list(lines)
+        self.sent: list[str] = []
+
+    def readline(self, timeout: float, what: str = "a line") -> str:
+        if not self.lines:
+            raise TimeoutError(what)
+        return self.lines.pop(0)
+
+    def wait_line(self, regex: str, timeout: float, what: str | None = None) -> re.Match[str]:
+        while True:
+            m = re.fullmatch(regex, self.readline(timeout))
+            if m:
+                return m
+
+    def send_line(self, text: str) -> None:
+        self.sent.append(text)
+
+    def send_raw(self, data: bytes) -> None:
+        self.sent.append(data.decode("latin-1"))
+
+
+def client(lines: list[str]) -> tuple[a.AgentClient, ScriptedConsole]:
+    con = ScriptedConsole(lines)
+    return a.AgentClient(con), con
+
+
+def test_parse_banner() -> None:
+    b = a.parse_banner(BANNER)
+    assert b == a.Banner("stage-1.x", 0xFFFC0000, 0x40000, 0x1234ABCD)
+    with pytest.raises(a.ProtocolViolation):
+        a.parse_banner("VMFWAGENT v2 identity=x")
+
+
+def test_parse_status() -> None:
+    assert a.parse_status("OK") == (True, "")
+    assert a.parse_status("OK 0x10") == (True, "0x10")
+    assert a.parse_status("ERR no-such-file x") == (False, "no-such-file x")
+    assert a.parse_status("data 00") is None
+    assert a.parse_status("OKAY") is None
+
+
+def test_parse_data_and_errors() -> None:
+    assert a.parse_data(["data 0102", "data ff"]) == b"\x01\x02\xff"
+    with pytest.raises(a.ProtocolViolation):
+        a.parse_data(["file 0001 8 x"])
+    with pytest.raises(a.ProtocolViolation):
+        a.parse_data(["data 0g"])
+
+
+def test_wait_banner_skips_noise() -> None:
+    c, _ = client(["garbage", BANNER, "READY"])
+    assert c.wait_banner().identity == "stage-1.x"
+
+
+def test_readq_and_err() -> None:
+    c, con = client(["OK 0x0000000000040000", "ERR no-such-file etc/x"])
+    assert c.readq("etc/vmfwupdate/bios-size") == 0x40000
+    assert con.sent == ["readq etc/vmfwupdate/bios-size"]
+    with pytest.raises(a.AgentError) as ei:
+        c.readq("etc/x")
+    assert ei.value.reason == "no-such-file"
+    assert ei.value.detail == "etc/x"
+
+
+def test_files_count_checked() -> None:
+    c, _ = client(["file 0020 8 etc/vmfwupdate/cap", "OK 1"])
+    assert c.files() == [a.FwCfgFile(0x20, 8, "etc/vmfwupdate/cap")]
+    c, _ = client(["file 0020 8 etc/vmfwupdate/cap", "OK 2"])
+    with pytest.raises(a.ProtocolViolation):
+        c.files()
+
+
+def test_read_size_checked() -> None:
+    c, _ = client(["data 01020304", "OK 4"])
+    assert c.read("opt/x") == b"\x01\x02\x03\x04"
+    c, _ = client(["data 01020304", "OK 5"])
+    with pytest.raises(a.ProtocolViolation):
+        c.read("opt/x")
+
+
+def test_write_commands_format() -> None:
+    c, con = client(["OK", "OK", "OK", "OK 65536 crc32=0xdeadbeef", "OK 0x0badf00d"])
+    c.writeq("etc/vmfwupdate/bios-addr", 0x1000000)
+    c.writeb("etc/vmfwupdate/disable", 1)
+    c.write("etc/vmfwupdate/opaque", b"\xab\xcd")
+    assert c.load("opt/s2", 0x1000000) == (65536, 0xDEADBEEF)
+    assert c.crc(0x100000, 0x10) == 0x0BADF00D
+    assert con.sent == [
+        "writeq etc/vmfwupdate/bios-addr 0x1000000",
+        "writeb etc/vmfwupdate/disable 0x1",
+        "write etc/vmfwupdate/opaque abcd",
+        "load opt/s2 0x1000000",
+        "crc 0x100000 0x10",
+    ]
+    with pytest.raises(ValueError):
+        c.write("x", b"\x00" * (a.MAX_WRITE_BYTES + 1))
+
+
+def test_mwrite_splits_long_data() -> None:
+    c, con = client(["OK", "OK"])
+    c.mwrite(0x100000, b"\x01" * (a.MAX_WRITE_BYTES + 2))
+    assert con.sent[1] == "mwrite 0x101000 0101"
+    assert all(len(s) <= a.MAX_LINE for s in con.sent)
+
+
+def test_reset_waits_for_next_banner() -> None:
+    c, con = client(["resetting kbd", BANNER, "READY"])
+    assert c.reset("kbd").rom_size == 0x40000
+    assert con.sent == ["reset kbd"]
+    c, _ = client(["ERR bad-argument foo"])
+    with pytest.raises(a.AgentError):
+        c.reset("cf9")
+    with pytest.raises(ValueError):
+        c.reset("acpi")

@@ -1,0 +1,63 @@
+"""Unit tests of the QEMU command-line builder (harness.vm_cmdline)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness import vm_cmdline as c
+
+
+def cfg(**kw: object) -> c.VMConfig:
+    return c.VMConfig(qemu_bin=Path("/q/qemu-system-x86_64"), **kw)  # type: ignore[arg-type]
+
+
+def test_basic_args() -> None:
+    args = c.build_args(cfg(bios=Path("/img/a.bin")), 5, 6, None)
+    joined = " ".join(args)
+    assert args[0] == "/q/qemu-system-x86_64"
+    assert "-machine pc -accel tcg -nodefaults -display none" in joined
+    assert "-chardev socket,id=qmp,fd=5 -mon chardev=qmp,mode=control" in joined
+    assert "-chardev socket,id=ser0,fd=6 -serial chardev:ser0" in joined
+    assert "-run-with exit-with-parent=on" in joined
+    assert "-global apic-common.vapic=off" in joined
+    assert "-bios /img/a.bin" in joined
+    assert "-device isa-debug-exit,iobase=0xf4,iosize=4" in joined
+    assert "-no-reboot" not in args
+
+
+def test_optionrom_dir_and_extras() -> None:
+    config = cfg(
+        machine="q35",
+        accel="kvm",
+        machine_opts=("pflash0=fw",),
+        fw_cfg=(c.FwCfgBlob("opt/s2", Path("/img/b.bin")),),
+        devices=("vmfwupdate,bios-resize=off",),
+    )
+    args = c.build_args(config, 3, 4, Path("/q/pc-bios/optionrom"))
+    joined = " ".join(args)
+    assert "-machine q35,pflash0=fw -accel kvm" in joined
+    assert "-L /q/pc-bios/optionrom" in joined
+    assert "vapic=off" not in joined
+    assert "-fw_cfg name=opt/s2,file=/img/b.bin" in joined
+    assert "-device vmfwupdate,bios-resize=off" in joined
+    assert c.optionrom_dir(Path("/q/qemu-system-x86_64")) == Path("/q/pc-bios/optionrom")
+
+
+def test_rejects_bad_values() -> None:
+    with pytest.raises(ValueError):
+        cfg(accel="hvf")
+    with pytest.raises(ValueError):
+        c.FwCfgBlob("opt/a,b", Path("/x")).arg()
+
+
+def test_debug_exit_status() -> None:
+    assert c.debug_exit_status(0) == 1
+    assert c.debug_exit_status(0x10) == 0x21
+
+
+def test_kvm_probe_reports_reason(tmp_path: Path) -> None:
+    ok, reason = c.kvm_usable(str(tmp_path / "nope"))
+    assert not ok
+    assert "nope" in reason
