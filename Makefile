@@ -1,0 +1,48 @@
+# vmfwupdate-harness: `make setup` once, then `make check-vmfwupdate`.
+# Pass QEMU_SRC=<checkout|tarball|URL> to use another QEMU source, V=1 for every command.
+
+VENV   := .venv
+PYTHON := $(VENV)/bin/python
+CLI    := $(PYTHON) -m harness $(if $(V),-v)
+
+.PHONY: help setup check-vmfwupdate check unit functional fetch apply export build \
+        build-asan checkpatch lint format clean
+
+help:
+	@echo "make setup             install Debian packages and the .venv (idempotent)"
+	@echo "make check-vmfwupdate  unit tests, fetch, apply, build, in-tree suite, functional tests"
+	@echo "make unit              unit tests only"
+	@echo "make fetch|apply|export|build|build-asan|checkpatch   single steps"
+	@echo "make lint              ruff check + format check"
+	@echo "variables: QEMU_SRC=<checkout|tarball|URL>  V=1 (verbose)"
+
+setup:
+	bash scripts/setup
+
+$(PYTHON):
+	@echo "no virtual environment in $(VENV): run 'make setup' first" >&2; exit 1
+
+check-vmfwupdate check: | $(PYTHON)
+	$(CLI) check
+
+unit: | $(PYTHON)
+	$(PYTHON) -m pytest tests/unit
+
+functional: | $(PYTHON)
+	$(PYTHON) -m pytest tests/functional --qemu-bin .work/build/default/qemu-system-x86_64
+
+fetch apply export build checkpatch: | $(PYTHON)
+	$(CLI) $@
+
+build-asan: | $(PYTHON)
+	$(CLI) build --profile asan
+
+lint: | $(PYTHON)
+	$(VENV)/bin/ruff check harness tests scripts
+	$(VENV)/bin/ruff format --check harness tests
+
+format: | $(PYTHON)
+	$(VENV)/bin/ruff format harness tests
+
+clean:
+	rm -rf .work/build .work/logs

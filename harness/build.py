@@ -1,0 +1,253 @@
+"""Configure and build QEMU out of tree: profiles, no needless reconfigure, visible progress,
+option ROMs."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import HarnessError
+from harness.run import Runner, base_env
+from harness.workdir import Workdir
+
+STEP = "build"
+MARKER = "vmfwupdate-configure.json"
+TARGETS = ("qemu-system-x86_64", "qemu-img")
+OPTION_ROMS = ("kvmvapic.bin", "linuxboot_dma.bin", "multiboot_dma.bin", "pvh.bin")
+
+COMMON_FLAGS = (
+    "--target-list=x86_64-softmmu",
+    "--without-default-features",
+    "--enable-tcg",
+    "--enable-kvm",
+    "--disable-docs",
+    "--enable-werror",
+    "--disable-install-blobs",
+    "--enable-tools",
+    "--enable-fdt=system",
+    "--enable-slirp",
+)
+PROFILES: dict[str, tuple[str, ...]] = {
+    "default": (),
+    "asan": ("--enable-asan", "--enable-ubsan"),
+}
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    build_dir: Path
+    qemu: Path
+    configured: bool
+    seconds: float
+    log: Path
+
+
+def configure_args(profile: str, python: str, ccache: bool) -> list[str]:
+    if profile not in PROFILES:
+        raise HarnessError(
+            STEP,
+            f"unknown build profile {profile!r}",
+            hint=f"use one of: {', '.join(PROFILES)}",
+        )
+    args = ["--cc=ccache cc", "--cxx=ccache c++"] if ccache else []
+    args.append(f"--python={python}")
+    return args + list(COMMON_FLAGS) + list(PROFILES[profile])
+
+
+def build_env(workdir: Workdir) -> dict[str, str]:
+    """ccache paths relative to .work so another clone of this repository hits the cache."""
+    return base_env({"CCACHE_BASEDIR": str(workdir.root), "CCACHE_NOHASHDIR": "true"})
+
+
+class NinjaProgress:
+    """Turns ninja's ``[N/M] description`` lines into a progress display.
+
+    On a terminal one line is rewritten in place; elsewhere (CI logs) a line is printed for
+    every 10 % step, so the log shows progress without thousands of lines."""
+
+    PATTERN = re.compile(r"^\[(\d+)/(\d+)\] (.*)$")
+
+    def __init__(self, runner: Runner, label: str) -> None:
+        self.runner = runner
+        self.label = label
+        self.tty = runner.out.isatty() and not runner.verbose
+        self.last_decile = -1
+        self.errors: list[str] = []
+        self.in_error = False
+
+    def __call__(self, line: str) -> None:
+        match = self.PATTERN.match(line)
+        if match is None:
+            if line.startswith("FAILED:") or self.in_error:
+                self.in_error = True
+                self.errors.append(line)
+            return
+        self.in_error = False
+        done, total, what = int(match.group(1)), int(match.group(2)), match.group(3)
+        if self.runner.verbose:
+            return
+        percent = 100 * done // max(total, 1)
+        if self.tty:
+            width = shutil.get_terminal_size((100, 20)).columns
+            text = f"\r{self.label}: [{done}/{total} {percent:3d}%] {what}"
+            self.runner.out.write(text[: width - 1].ljust(width - 1))
+            self.runner.out.flush()
+        elif percent // 10 != self.last_decile:
+            self.last_decile = percent // 10
+            self.runner.say(f"{self.label}: [{done}/{total} {percent:3d}%] {what}"[:150])
+
+    def finish(self) -> None:
+        if self.tty:
+            self.runner.out.write("\n")
+            self.runner.out.flush()
+
+
+def needs_configure(build_dir: Path, wanted: dict[str, object]) -> bool:
+    marker = build_dir / MARKER
+    if not (build_dir / "build.ninja").is_file() or not marker.is_file():
+        return True
+    try:
+        return json.loads(marker.read_text(encoding="utf-8")) != wanted
+    except ValueError:
+        return True
+
+
+def configure(
+    src: Path, build_dir: Path, args: list[str], runner: Runner, env: dict[str, str], log: Path
+) -> bool:
+    """Run QEMU's configure unless the build dir already has these exact options; return
+    whether it ran."""
+    wanted: dict[str, object] = {"source": str(src), "args": args}
+    if not needs_configure(build_dir, wanted):
+        runner.say(f"build: {build_dir} is configured with the same options, not reconfiguring")
+        return False
+    if build_dir.exists() and any(build_dir.iterdir()):
+        if not (build_dir / MARKER).is_file():
+            raise HarnessError(
+                STEP,
+                f"build directory {build_dir} is not empty and was not made by the toolkit",
+                path=build_dir,
+                hint="pass an empty or new --build-dir, or delete that directory",
+            )
+        runner.say(f"build: configure options or source changed, recreating {build_dir}")
+        shutil.rmtree(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    runner.say(f"build: configuring {src} in {build_dir} (log: {log})")
+    code = runner.stream([src / "configure", *args], cwd=build_dir, env=env, log=log)
+    if code != 0:
+        shutil.rmtree(build_dir, ignore_errors=True)
+        raise HarnessError(
+            STEP,
+            f"QEMU configure failed (exit code {code})",
+            path=log,
+            details=tail(log, 25),
+            hint="read the end of the log; missing libraries or tools are installed by "
+            "`make setup` (meson>=1.5 and pycotap must be importable by the venv Python)",
+        )
+    (build_dir / MARKER).write_text(json.dumps(wanted, indent=2) + "\n", encoding="utf-8")
+    return True
+
+
+def tail(path: Path, lines: int) -> str:
+    try:
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def run_ninja(
+    build_dir: Path,
+    targets: list[str],
+    runner: Runner,
+    env: dict[str, str],
+    log: Path,
+    jobs: int,
+    label: str,
+) -> None:
+    ninja = shutil.which(
+        "ninja", path=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    )
+    if ninja is None:
+        raise HarnessError(STEP, "ninja not found", hint="run `make setup`")
+    cmd: list[str | Path] = [ninja, "-C", build_dir, f"-j{jobs}"]
+    if runner.verbose:
+        cmd.append("-v")
+    progress = NinjaProgress(runner, label)
+    code = runner.stream([*cmd, *targets], env=env, log=log, on_line=progress)
+    progress.finish()
+    if code != 0:
+        details = "\n".join(progress.errors[-40:]) or tail(log, 40)
+        raise HarnessError(
+            STEP,
+            f"ninja failed building {' '.join(targets)} (exit code {code})",
+            path=log,
+            details=details,
+            hint="fix the compile error shown (the build uses --enable-werror, so warnings "
+            "count); then run `vmfwupdate build` again",
+        )
+
+
+def build_option_roms(build_dir: Path, runner: Runner, env: dict[str, str], log: Path) -> None:
+    roms = build_dir / "pc-bios" / "optionrom"
+    if not (roms / "config.mak").is_file():
+        raise HarnessError(
+            STEP,
+            "configure did not set up pc-bios/optionrom (no i386 cross compiler found)",
+            path=roms,
+            hint="install gcc-i686-linux-gnu and binutils-i686-linux-gnu (`make setup`), then "
+            "delete the build directory and build again",
+        )
+    cmd: list[str | Path] = ["make", "-C", build_dir, "pc-bios/optionrom/all"]
+    if runner.verbose:
+        cmd.append("V=1")
+    code = runner.stream(cmd, env=env, log=log)
+    missing = [name for name in OPTION_ROMS if not (roms / name).is_file()]
+    if code != 0 or missing:
+        raise HarnessError(
+            STEP,
+            f"building the option ROMs failed (missing: {', '.join(missing) or 'none'})",
+            path=log,
+            details=tail(log, 20),
+            hint="check the i686 cross toolchain (gcc-i686-linux-gnu) and the log",
+        )
+
+
+def build(
+    src: Path,
+    workdir: Workdir,
+    runner: Runner,
+    *,
+    profile: str = "default",
+    build_dir: Path | None = None,
+    jobs: int = 2,
+    extra_targets: tuple[str, ...] = (),
+) -> BuildResult:
+    start = time.monotonic()
+    build_dir = (build_dir or workdir.build_dir(profile)).resolve()
+    log = workdir.log(f"build-{profile}.log")
+    log.write_text("", encoding="utf-8")
+    env = build_env(workdir)
+    ccache = shutil.which("ccache") is not None
+    if not ccache:
+        runner.say("build: ccache not installed, building without it (`make setup` installs it)")
+    args = configure_args(profile, sys.executable, ccache)
+    configured = configure(src, build_dir, args, runner, env, log)
+    targets = [*TARGETS, *extra_targets]
+    run_ninja(build_dir, targets, runner, env, log, jobs, f"build {profile}")
+    build_option_roms(build_dir, runner, env, log)
+    qemu = build_dir / "qemu-system-x86_64"
+    seconds = time.monotonic() - start
+    runner.say(f"build: {qemu} ready ({seconds:.1f}s, log: {log})")
+    return BuildResult(
+        build_dir=build_dir,
+        qemu=qemu,
+        configured=configured,
+        seconds=seconds,
+        log=log,
+    )

@@ -1,0 +1,126 @@
+"""Running external commands: echo with -v, capture for errors, stream into logs."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from harness.errors import HarnessError
+
+
+def quote(cmd: Sequence[str | Path]) -> str:
+    return shlex.join(str(part) for part in cmd)
+
+
+@dataclass
+class Runner:
+    """Runs commands for one CLI invocation; ``verbose`` echoes each command and its output."""
+
+    verbose: bool = False
+    out: TextIO = field(default_factory=lambda: sys.stderr)
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def echo(self, cmd: Sequence[str | Path], cwd: Path | None) -> None:
+        if self.verbose:
+            where = f"(cd {shlex.quote(str(cwd))} && " if cwd else ""
+            self.say(f"+ {where}{quote(cmd)}{')' if cwd else ''}")
+
+    def run(
+        self,
+        cmd: Sequence[str | Path],
+        *,
+        step: str,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        input_text: str | None = None,
+        check: bool = True,
+        hint: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run to completion with output captured; raise HarnessError on failure if ``check``."""
+        self.echo(cmd, cwd)
+        try:
+            proc = subprocess.run(
+                [str(part) for part in cmd],
+                cwd=cwd,
+                env=dict(env) if env is not None else None,
+                input=input_text,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                check=False,
+            )
+        except FileNotFoundError as exc:
+            raise HarnessError(
+                step,
+                f"command not found: {cmd[0]}",
+                hint="run `make setup` to install the tools the toolkit needs",
+            ) from exc
+        if self.verbose and (proc.stdout or proc.stderr):
+            self.say((proc.stdout + proc.stderr).rstrip())
+        if check and proc.returncode != 0:
+            raise HarnessError(
+                step,
+                f"`{quote(cmd)}` failed with exit code {proc.returncode}",
+                path=cwd,
+                details=(proc.stdout + proc.stderr)[-4000:],
+                hint=hint,
+            )
+        return proc
+
+    def stream(
+        self,
+        cmd: Sequence[str | Path],
+        *,
+        log: Path,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        on_line: Callable[[str], None] | None = None,
+    ) -> int:
+        """Run with stdout+stderr appended to ``log`` line by line; return the exit code."""
+        self.echo(cmd, cwd)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a", encoding="utf-8") as sink:
+            sink.write(f"$ {quote(cmd)}\n")
+            sink.flush()
+            try:
+                proc = subprocess.Popen(
+                    [str(part) for part in cmd],
+                    cwd=cwd,
+                    env=dict(env) if env is not None else None,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    errors="replace",
+                    bufsize=1,
+                )
+            except FileNotFoundError:
+                sink.write(f"command not found: {cmd[0]}\n")
+                return 127
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                sink.write(line)
+                sink.flush()
+                if self.verbose:
+                    self.out.write(line)
+                    self.out.flush()
+                if on_line is not None:
+                    on_line(line.rstrip("\n"))
+            code = proc.wait()
+            sink.write(f"[exit code {code}]\n")
+        return code
+
+
+def base_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    if extra:
+        env.update(extra)
+    return env
