@@ -120,6 +120,8 @@ def parse_cover_letter(text: str) -> CoverLetter:
     while probe >= 0:
         line = body[probe]
         if AUTHOR_LINE.match(line.rstrip("\n")):
+            if probe > 0 and body[probe - 1] != "\n":
+                break  # shortlog groups start after a blank line: this is blurb text
             first_author = probe
         elif not (line == "\n" or line.startswith("  ")):
             break

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import FAKE_FILES, commit_file, git, make_series, snapshot, write_tree
+from repo_helpers import FAKE_FILES, commit_file, git, make_series, snapshot, write_tree
 
 from harness import series
 from harness.errors import HarnessError

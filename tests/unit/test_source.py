@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import FAKE_FILES, git, write_tree
+from repo_helpers import FAKE_FILES, git, write_tree
 
 from harness import source
 from harness.errors import HarnessError

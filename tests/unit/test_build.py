@@ -1,0 +1,84 @@
+"""Build configuration: exact configure flags, reconfigure decisions, progress display."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from harness import build
+from harness.errors import HarnessError
+from harness.run import Runner
+
+DEV_TREE_FLAGS = [
+    "--cc=ccache cc",
+    "--cxx=ccache c++",
+    "--python=/venv/bin/python3",
+    "--target-list=x86_64-softmmu",
+    "--without-default-features",
+    "--enable-tcg",
+    "--enable-kvm",
+    "--disable-docs",
+    "--enable-werror",
+    "--disable-install-blobs",
+    "--enable-tools",
+    "--enable-fdt=system",
+    "--enable-slirp",
+]
+
+
+def test_default_profile_matches_the_dev_tree_flags() -> None:
+    assert build.configure_args("default", "/venv/bin/python3", ccache=True) == DEV_TREE_FLAGS
+
+
+def test_without_ccache_no_compiler_wrapper() -> None:
+    args = build.configure_args("default", "/venv/bin/python3", ccache=False)
+    assert args == DEV_TREE_FLAGS[2:]
+
+
+def test_asan_profile_adds_sanitizers() -> None:
+    args = build.configure_args("asan", "/p", ccache=True)
+    assert args[-2:] == ["--enable-asan", "--enable-ubsan"]
+    assert "--enable-werror" in args
+
+
+def test_unknown_profile_names_the_choices() -> None:
+    with pytest.raises(HarnessError) as info:
+        build.configure_args("fast", "/p", ccache=True)
+    assert "default" in (info.value.hint or "") and "asan" in (info.value.hint or "")
+
+
+def test_needs_configure(tmp_path: Path) -> None:
+    wanted = {"source": "/src", "args": ["--a"]}
+    assert build.needs_configure(tmp_path, wanted)
+    (tmp_path / "build.ninja").write_text("")
+    (tmp_path / build.MARKER).write_text(json.dumps(wanted))
+    assert not build.needs_configure(tmp_path, wanted)
+    assert build.needs_configure(tmp_path, {"source": "/src", "args": ["--b"]})
+    assert build.needs_configure(tmp_path, {"source": "/other", "args": ["--a"]})
+
+
+def test_foreign_build_dir_is_not_wiped(tmp_path: Path) -> None:
+    build_dir = tmp_path / "build"
+    build_dir.mkdir()
+    (build_dir / "precious").write_text("x")
+    with pytest.raises(HarnessError, match="not made by the toolkit"):
+        build.configure(tmp_path, build_dir, ["--a"], Runner(out=io.StringIO()), {}, tmp_path / "l")
+    assert (build_dir / "precious").read_text() == "x"
+
+
+def test_progress_prints_every_tenth_off_a_terminal() -> None:
+    out = io.StringIO()
+    progress = build.NinjaProgress(Runner(out=out), "build default")
+    for i in range(1, 101):
+        progress(f"[{i}/100] Compiling C object foo{i}.o")
+    progress("FAILED: bar.o")
+    progress("bar.c:1:1: error: expected ';'")
+    progress("[101/100] Linking")
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "build default: [1/100   1%] Compiling C object foo1.o"
+    assert lines[-1].startswith("build default: [100/100 100%]")
+    assert len(lines) == 11
+    assert progress.errors == ["FAILED: bar.o", "bar.c:1:1: error: expected ';'"]

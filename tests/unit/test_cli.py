@@ -1,0 +1,53 @@
+"""The command line: exit codes, error text, -v placement, python -m harness."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main, make_parser
+
+
+def test_bad_source_exits_non_zero_with_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["fetch", "--qemu-src", str(tmp_path / "nope")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("vmfwupdate fetch: error: QEMU source not found")
+    assert "what to do:" in err
+
+
+def test_qemu_src_environment_variable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QEMU_SRC", str(tmp_path / "from-env"))
+    assert main(["apply"]) == 1
+    assert str(tmp_path / "from-env") in capsys.readouterr().err
+
+
+def test_verbose_before_or_after_the_command() -> None:
+    parser = make_parser()
+    assert parser.parse_args(["-v", "build"]).verbose == 1
+    assert parser.parse_args(["build", "-v"]).verbose == 1
+    assert parser.parse_args(["build"]).verbose == 0
+    assert parser.parse_args(["build", "--asan"]).profile == "asan"
+    assert parser.parse_args(["check"]).profile == "default"
+
+
+def test_unknown_profile_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as info:
+        make_parser().parse_args(["build", "--profile", "turbo"])
+    assert info.value.code == 2
+
+
+def test_python_dash_m_harness_help() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "--help"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0
+    for command in ("fetch", "apply", "export", "build", "checkpatch", "check"):
+        assert command in proc.stdout
