@@ -212,3 +212,28 @@ def test_series_file_sets_order(owned_tree: QemuTree, workdir: Workdir, runner: 
     (workdir.patches / "series").write_text("missing.patch\n")
     with pytest.raises(HarnessError, match="missing file"):
         series.apply(owned_tree, workdir.patches, runner)
+
+
+def test_three_way_conflict_on_own_checkout_is_aborted_cleanly(
+    workdir: Workdir, runner: Runner, tmp_path: Path, owned_tree: QemuTree
+):
+    make_series(owned_tree, workdir.patches)
+    checkout = tmp_path / "my-qemu"
+    write_tree(checkout, FAKE_FILES)
+    git(checkout, "init", "-q", "-b", "master")
+    git(checkout, "add", "-A")
+    git(checkout, "commit", "-q", "-m", "upstream 10.2.2")
+    a_text = (checkout / "hw/misc/a.c").read_text().replace("a7 = 7", "a7 = 77")
+    commit_file(checkout, "hw/misc/a.c", a_text, "upstream fix", "2026-02-01T00:00:00Z")
+    head = git(checkout, "rev-parse", "HEAD")
+    tree = prepare(str(checkout), workdir, runner)
+    with pytest.raises(HarnessError) as info:
+        series.apply(tree, workdir.patches, runner)
+    details = info.value.details or ""
+    assert "0002-hw-misc-teach-b.c-to-count.patch (2 of 3)" in details
+    assert "CONFLICT (content): Merge conflict in hw/misc/a.c" in details
+    assert git(checkout, "rev-parse", "HEAD") == head
+    assert git(checkout, "symbolic-ref", "--short", "HEAD").strip() == "master"
+    assert git(checkout, "status", "--porcelain") == ""
+    assert git(checkout, "branch", "--list", "vmfwupdate") == ""
+    assert "a7 = 77;" in (checkout / "hw/misc/a.c").read_text()
