@@ -299,6 +299,12 @@ def export(
             path=git.path,
             hint="rebase the branch onto its base (git rebase) and export again",
         )
+    dirty = git.dirty_files()
+    if dirty:
+        runner.say(
+            f"export: note: {len(dirty)} uncommitted change(s) in {git.path} are not exported "
+            f"(only commits on {branch} are): {', '.join(dirty[:5])}"
+        )
     old_files = series_files(patches_dir) if patches_dir.is_dir() else []
     cover = patches_dir / COVER_LETTER
     prefix = subject_prefix([cover, *old_files])
@@ -357,10 +363,9 @@ def render(git: Git, generated: list[Path], commits: list[str], cover: Path) -> 
             text = merge_cover_letter(old, text)
         elif path.name != COVER_LETTER:
             commit = commits[patches.index(path)]
-            proc = git.run("notes", f"--ref={NOTES_REF}", "show", commit, check=False)
-            if proc.returncode == 0:
-                blob = git.out("notes", f"--ref={NOTES_REF}", "list", commit)
-                notes = git.run("cat-file", "blob", blob).stdout
+            listed = git.run("notes", f"--ref={NOTES_REF}", "list", commit, check=False)
+            if listed.returncode == 0 and listed.stdout.strip():
+                notes = git.run("cat-file", "blob", listed.stdout.strip()).stdout
                 text = insert_notes(text, notes)
         contents[path.name] = text.encode("utf-8", errors="surrogateescape")
     return contents
