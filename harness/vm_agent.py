@@ -135,15 +135,19 @@ class LineIO(Protocol):
 class AgentClient:
     """Speak the agent protocol over a console."""
 
-    def __init__(self, console: LineIO, timeout: float = 10.0) -> None:
+    def __init__(self, console: LineIO, timeout: float = 10.0, boot_timeout: float = 20.0) -> None:
         self.console = console
+        # Deadline for one command's reply, and for a boot banner (the agent
+        # CRCs its whole ROM before printing it); tests scale both with image
+        # sizes and the accelerator's speed.
         self.timeout = timeout
+        self.boot_timeout = boot_timeout
 
     # -- generic --------------------------------------------------------
 
     def wait_banner(self, timeout: float | None = None) -> Banner:
         """Wait for the next boot banner and its READY line."""
-        t = timeout if timeout is not None else self.timeout
+        t = timeout if timeout is not None else self.boot_timeout
         m = self.console.wait_line(r"VMFWAGENT v1 .*", t, "agent boot banner")
         banner = parse_banner(m.group(0))
         self.console.wait_line(r"READY", t, "READY after the banner")
@@ -234,7 +238,7 @@ class AgentClient:
         """Reset the machine from inside the guest and return the next boot's banner."""
         if method not in RESET_METHODS:
             raise ValueError(f"reset method must be one of {RESET_METHODS}")
-        t = timeout if timeout is not None else self.timeout
+        t = timeout if timeout is not None else self.boot_timeout
         self.console.send_line(f"reset {method}")
         line = self.console.readline(t, f"'resetting {method}'")
         if line != f"resetting {method}":

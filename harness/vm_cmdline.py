@@ -117,3 +117,15 @@ def kvm_usable(path: str = "/dev/kvm") -> tuple[bool, str]:
         return False, f"{path} not usable: {exc.strerror}"
     os.close(fd)
     return True, f"{path} opened read-write"
+
+
+def kvm_flavour(sys_module: str = "/sys/module") -> str:
+    """Which KVM module backs /dev/kvm: "pvm", "intel", "amd" or "unknown".
+
+    PVM (kvm_pvm, used to run VMs inside cloud VMs without hardware
+    virtualization) emulates real- and protected-mode firmware code slowly.
+    """
+    for module, name in (("kvm_pvm", "pvm"), ("kvm_intel", "intel"), ("kvm_amd", "amd")):
+        if (Path(sys_module) / module).is_dir():
+            return name
+    return "unknown"

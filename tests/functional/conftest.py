@@ -6,8 +6,9 @@ Options:
                        when /dev/kvm cannot be opened read-write)
   --vm-log-dir DIR     per-test QEMU logs (default <repo>/.work/logs/functional)
 
-Markers: `quick` (the core checks, run in well under a minute) and `slow`
-(everything else; added automatically to every test not marked quick).
+Markers: tests mark their core checks `core`; `quick` is set on the core
+checks that do not use KVM (the quick run stays under a minute) and `slow` on
+everything else, so `-m quick` and `-m slow` split the suite in two.
 """
 
 from __future__ import annotations
@@ -52,8 +53,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "quick: core checks, the whole quick run < 1 minute")
-    config.addinivalue_line("markers", "slow: the rest of the suite (set automatically)")
+    config.addinivalue_line("markers", "core: a core check of a flow (quick when on TCG)")
+    config.addinivalue_line(
+        "markers", "quick: core checks on TCG, set automatically; the run takes < 1 minute"
+    )
+    config.addinivalue_line("markers", "slow: everything not quick, set automatically")
 
 
 def _accels(config: pytest.Config) -> list[str]:
@@ -71,10 +75,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     usable, reason = kvm_usable()
     for item in items:
-        if item.get_closest_marker("quick") is None:
-            item.add_marker(pytest.mark.slow)
         callspec = getattr(item, "callspec", None)
-        if callspec is not None and callspec.params.get("accel") == "kvm" and not usable:
+        accel = callspec.params.get("accel") if callspec is not None else None
+        if item.get_closest_marker("core") is not None and accel != "kvm":
+            item.add_marker(pytest.mark.quick)
+        else:
+            item.add_marker(pytest.mark.slow)
+        if accel == "kvm" and not usable:
             item.add_marker(pytest.mark.skip(reason=f"KVM: {reason}"))
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import pytest
 from vmfw_flows import KIB, LOAD_ADDR, Boot, assert_alive, device_model, reset, stage_update
 
+from harness.vm import VM
 from harness.vm_agent import AgentClient, AgentError
 from harness.vm_model import (
     BIOS_ADDR,
@@ -63,6 +64,14 @@ def write_value(a: AgentClient, name: str, value: int) -> None:
         assert exc.reason == "dma-error", exc
 
 
+def enable_traces(vm: VM) -> None:
+    vm.qmp.cmd("trace-event-set-state", {"name": "vmfwupdate*", "enable": True})
+
+
+def rejection_lines(stderr: str) -> list[str]:
+    return [ln for ln in stderr.splitlines() if "vmfwupdate" in ln and "reject" in ln.lower()]
+
+
 def check_state(a: AgentClient, model: DeviceModel, after: str) -> None:
     got = {
         CAP: a.readq(CAP),
@@ -75,13 +84,14 @@ def check_state(a: AgentClient, model: DeviceModel, after: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "case", [pytest.param(c, marks=pytest.mark.quick) if c in QUICK else c for c in CASES]
+    "case", [pytest.param(c, marks=pytest.mark.core) if c in QUICK else c for c in CASES]
 )
 def test_rejected_write(boot: Boot, case: str) -> None:
     stage2 = boot.image(REGION, "stage2")
     b = boot(size=REGION, blobs={STAGE2: stage2})
     a = b.agent
     model = device_model(b.vm, REGION)
+    enable_traces(b.vm)
     # A valid image sits in RAM, so a wrongly accepted address would still be visible.
     a.load(STAGE2, LOAD_ADDR)
     rejected = 0
@@ -92,13 +102,17 @@ def test_rejected_write(boot: Boot, case: str) -> None:
         check_state(a, model, f"writing {value:#x} to {name}")
         assert_alive(b.vm)
     assert rejected, f"case {case} has no write the rules reject"
-    assert "vmfwupdate" in b.vm.stderr_text(), "no guest-error log line names vmfwupdate"
+    # Each rejection is logged (LOG_GUEST_ERROR) and traced: two lines at least.
+    logged = rejection_lines(b.vm.stderr_text())
+    assert len(logged) >= 2 * rejected, (
+        f"{rejected} rejected writes but {len(logged)} log/trace lines: {logged}"
+    )
     assert reset(b.vm, "cf9").identity == "stage1", "old firmware did not boot"
     model.reset()
     check_state(a, model, "the reset")
 
 
-@pytest.mark.quick
+@pytest.mark.core
 def test_resize_that_breaks_pending_addr(boot: Boot) -> None:
     stage2 = boot.image(GRANULE, "tiny2")
     b = boot(size=REGION, blobs={STAGE2: stage2})
@@ -119,7 +133,7 @@ def test_resize_that_breaks_pending_addr(boot: Boot) -> None:
     check_state(a, model, "the reset")
 
 
-@pytest.mark.quick
+@pytest.mark.core
 def test_partial_and_oversized_writes(boot: Boot) -> None:
     b = boot(size=REGION)
     a = b.agent

@@ -18,7 +18,7 @@ def region_size_in_mtree(mtree: str) -> int:
     return int(m[2], 16) - int(m[1], 16) + 1
 
 
-@pytest.mark.quick
+@pytest.mark.core
 @pytest.mark.parametrize("size", [64 * KIB, 256 * KIB, 1 * MIB])
 def test_initial_value_is_image_size(boot: Boot, size: int) -> None:
     b = boot(size=size)
@@ -70,11 +70,11 @@ def _write_sequence(boot: Boot, resize: bool) -> None:
     assert b.agent.readq(BIOS_SIZE) == model.bios_size == 1 * MIB
 
 
-@pytest.mark.quick
+@pytest.mark.core
 def test_resize_rules(boot: Boot) -> None:
     _write_sequence(boot, resize=True)
 
 
-@pytest.mark.quick
+@pytest.mark.core
 def test_resize_rejected_without_cap(boot: Boot) -> None:
     _write_sequence(boot, resize=False)

@@ -15,7 +15,7 @@ CONFIGS = {
 }
 
 
-@pytest.mark.quick
+@pytest.mark.core
 @pytest.mark.parametrize("config", list(CONFIGS))
 def test_files_and_cap_as_configured(boot: Boot, config: str) -> None:
     device, want_cap = CONFIGS[config]
@@ -27,7 +27,7 @@ def test_files_and_cap_as_configured(boot: Boot, config: str) -> None:
     assert b.agent.read(CAP) == u64_le(want_cap), "cap is not a little-endian u64"
 
 
-@pytest.mark.quick
+@pytest.mark.core
 @pytest.mark.parametrize("config", ["default", "resize-off"])
 def test_cap_write_rejected(boot: Boot, config: str) -> None:
     device, want_cap = CONFIGS[config]

@@ -46,7 +46,7 @@ def expect_refusal(
     return stderr
 
 
-@pytest.mark.quick
+@pytest.mark.core
 @pytest.mark.usefixtures("device_present")
 def test_two_devices(vms: VMFactory, boot: Boot, machine: str, accel: str) -> None:
     image = boot.image(256 * KIB, "stage1")
@@ -60,7 +60,7 @@ def test_two_devices(vms: VMFactory, boot: Boot, machine: str, accel: str) -> No
     )
 
 
-@pytest.mark.quick
+@pytest.mark.core
 @pytest.mark.usefixtures("device_present")
 @pytest.mark.parametrize("board", ["microvm"])
 def test_unsupported_machine(vms: VMFactory, boot: Boot, accel: str, board: str) -> None:
@@ -74,7 +74,7 @@ def test_unsupported_machine(vms: VMFactory, boot: Boot, accel: str, board: str)
     )
 
 
-@pytest.mark.quick
+@pytest.mark.core
 @pytest.mark.usefixtures("device_present")
 @pytest.mark.parametrize("how", ["drive-if-pflash", "machine-pflash0"])
 def test_pflash_firmware(
@@ -102,7 +102,7 @@ def test_pflash_firmware(
     )
 
 
-@pytest.mark.quick
+@pytest.mark.core
 @pytest.mark.usefixtures("device_present")
 def test_fw_cfg_without_dma(vms: VMFactory, boot: Boot, machine: str, accel: str) -> None:
     expect_refusal(

@@ -11,7 +11,7 @@ from harness.vm_model import BIOS_ADDR, BIOS_SIZE, DISABLE, FILE_PREFIX, GRANULE
 STAGE2 = "opt/vmfwtest/stage2"
 
 
-@pytest.mark.quick
+@pytest.mark.core
 def test_disable_property_adds_no_files(boot: Boot) -> None:
     b = boot(devices=("vmfwupdate,id=fwu,disable=on",))
     names = [f.name for f in b.agent.files()]
@@ -30,7 +30,7 @@ def _try_write(agent: object, kind: str, name: str, value: int) -> None:
         assert exc.reason == "dma-error", exc
 
 
-@pytest.mark.quick
+@pytest.mark.core
 def test_disable_at_run_time(boot: Boot) -> None:
     stage2 = boot.image(256 * 1024, "stage2")
     b = boot(blobs={STAGE2: stage2})

@@ -7,6 +7,7 @@ import re
 import pytest
 from vmfw_flows import (
     KIB,
+    LOAD_ADDR,
     MIB,
     RESET_METHODS,
     Boot,
@@ -54,24 +55,32 @@ def xp_bytes(vm: VM, addr: int, count: int) -> bytes:
     return data
 
 
-@pytest.mark.quick
+@pytest.mark.core
 @pytest.mark.parametrize("method", RESET_METHODS)
 def test_update_applied_on_reset(boot: Boot, method: str) -> None:
     stage2 = boot.image(256 * KIB, "stage2")
     b = boot(size=256 * KIB, blobs={STAGE2: stage2})
+    b.vm.qmp.cmd("trace-event-set-state", {"name": "vmfwupdate*", "enable": True})
     token = nonce(f"reset-{method}")
     write_opaque(b.agent, token)
     stage_update(b.agent, STAGE2, stage2)
     banner = reset(b.vm, method)
     check_banner(banner, stage2, "stage2")
     check_after_update(b.agent, 256 * KIB, token)
+    # The update was traced with its address and size.
+    applied = [
+        ln
+        for ln in b.vm.stderr_text().splitlines()
+        if "vmfwupdate" in ln and "appl" in ln and f"{LOAD_ADDR:x}" in ln and "40000" in ln
+    ]
+    assert applied, "no trace line for the applied update (address and size)"
     # The low alias below 1 MiB shows the new image's last 128 KiB.
     assert b.agent.crc(0x100000 - 128 * KIB, 128 * KIB) == crc32(stage2.read_bytes()[-128 * KIB :])
     # A second reset without arming keeps stage 2.
     assert reset(b.vm, "qmp").identity == "stage2"
 
 
-@pytest.mark.quick
+@pytest.mark.core
 def test_smaller_image_zero_fills_region(boot: Boot) -> None:
     region = 1 * MIB
     stage2 = boot.image(64 * KIB, "small2")
@@ -96,7 +105,7 @@ def test_smaller_image_zero_fills_region(boot: Boot) -> None:
     assert xp_bytes(b.vm, 0x100000 - 128 * KIB, 64) == bytes(64)
 
 
-@pytest.mark.quick
+@pytest.mark.core
 def test_update_chain(boot: Boot) -> None:
     img_b = boot.image(256 * KIB, "chain-b")
     img_c = boot.image(512 * KIB, "chain-c")
