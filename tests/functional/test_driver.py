@@ -1,0 +1,109 @@
+"""The VM driver itself, against a real QEMU: exits, crashes, deadlines, orphans."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from vmfw_flows import Boot
+
+from harness.console import ConsoleEOF, ConsoleTimeout
+from harness.qmp_session import QEMUExited
+from harness.vm import VMError
+from harness.vm_cmdline import debug_exit_status
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.core
+def test_guest_exit_status(boot: Boot) -> None:
+    b = boot()
+    b.vm.expected_exits.add(debug_exit_status(0x10))
+    b.agent.exit(0x10)
+    assert b.vm.wait_exit(10.0) == 0x21
+
+
+@pytest.mark.core
+def test_exit_ends_waits_at_once(boot: Boot) -> None:
+    b = boot()
+    b.vm.expected_exits.add(debug_exit_status(3))
+    mark = b.vm.qmp.mark()
+    b.agent.exit(3)
+    t0 = time.monotonic()
+    with pytest.raises(QEMUExited):
+        b.vm.qmp.wait_event("RESET", mark, timeout=30.0)
+    with pytest.raises(ConsoleEOF):
+        b.agent.readq("etc/vmfwupdate/cap")
+    assert time.monotonic() - t0 < 5.0, "waits did not end when QEMU exited"
+
+
+@pytest.mark.core
+def test_silent_guest_hits_deadline(boot: Boot) -> None:
+    b = boot()
+    b.vm.qmp.cmd("stop")
+    b.agent.timeout = 0.5
+    t0 = time.monotonic()
+    with pytest.raises(ConsoleTimeout):
+        b.agent.readq("etc/vmfwupdate/cap")
+    assert time.monotonic() - t0 < 3.0
+    b.vm.qmp.cmd("cont")
+    # The guest runs again and answers the command the host gave up on.
+    assert b.agent.read_reply("readq", 10.0).ok
+    assert b.agent.info().identity == "stage1"
+
+
+@pytest.mark.core
+def test_crash_fails_the_test(boot: Boot) -> None:
+    b = boot()
+    pid = b.vm.pid
+    os.kill(pid, signal.SIGSEGV)
+    with pytest.raises(VMError, match="SIGSEGV"):
+        b.vm.shutdown()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+@pytest.mark.core
+def test_no_orphan_when_runner_is_killed(boot: Boot, tmp_path: Path) -> None:
+    """A runner killed with SIGKILL takes its QEMU with it (exit-with-parent)."""
+    image = boot.image(256 * 1024, "stage1")
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from harness.vm import VM\n"
+        "from harness.vm_cmdline import VMConfig\n"
+        f"cfg = VMConfig(qemu_bin=Path({str(boot.vms.qemu_bin)!r}), machine={boot.machine!r},"
+        f" accel={boot.accel!r}, bios=Path({str(image)!r}), devices=('vmfwupdate',))\n"
+        f"vm = VM(cfg, Path({str(tmp_path / 'vm')!r}))\n"
+        "vm.launch()\n"
+        "print(vm.pid, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    runner = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
+    try:
+        assert runner.stdout is not None
+        ready, _, _ = select.select([runner.stdout], [], [], 20.0)
+        assert ready, "runner did not start QEMU"
+        line = runner.stdout.readline().decode().strip()
+        assert line.isdigit(), f"runner said {line!r}: {runner.stderr.read().decode()}"  # type: ignore[union-attr]
+        qemu_pid = int(line)
+        pidfd = os.pidfd_open(qemu_pid)
+    finally:
+        runner.kill()
+        runner.wait()
+    try:
+        gone, _, _ = select.select([pidfd], [], [], 10.0)
+        assert gone, f"QEMU {qemu_pid} still running 10 s after its runner was killed"
+    finally:
+        os.close(pidfd)
