@@ -26,6 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.errors import HarnessError
+
 AGENT_DIR = Path(__file__).resolve().parent / "agent"
 
 KIB = 1024
@@ -76,18 +78,28 @@ LDFLAGS = (
 APT_HINT = "install the cross toolchain: apt-get install gcc-i686-linux-gnu binutils-i686-linux-gnu"
 
 
-class PayloadError(Exception):
+class PayloadError(HarnessError):
     """A build step failed; the message names the step, the file and what to do."""
 
-    def __init__(self, step: str, message: str, path: Path | None = None, output: str = ""):
-        self.step = step
-        self.path = path
+    def __init__(
+        self,
+        step: str,
+        message: str,
+        path: Path | None = None,
+        output: str = "",
+        hint: str | None = None,
+    ):
+        super().__init__(step, message, path=path, hint=hint, details=output.strip() or None)
         self.output = output
-        where = f" ({path})" if path is not None else ""
-        text = f"agent build step '{step}' failed{where}: {message}"
-        if output.strip():
-            text += "\n" + output.strip()
-        super().__init__(text)
+
+    def __str__(self) -> str:
+        where = f" ({self.path})" if self.path is not None else ""
+        text = f"agent build step '{self.step}' failed{where}: {self.problem}"
+        if self.details:
+            text += "\n" + self.details
+        if self.hint:
+            text += f"\nwhat to do: {self.hint}"
+        return text
 
 
 @dataclass(frozen=True)
@@ -160,7 +172,7 @@ def find_toolchain() -> Toolchain:
     host = ["gcc", "ld", "objcopy", "nm"]
     if all(shutil.which(tool) for tool in host):
         return Toolchain(cc=("gcc", "-m32"), ld="ld", objcopy="objcopy", nm="nm")
-    raise PayloadError("toolchain", f"no i686-linux-gnu-gcc or gcc/binutils in PATH; {APT_HINT}")
+    raise PayloadError("toolchain", "no i686-linux-gnu-gcc or gcc/binutils in PATH", hint=APT_HINT)
 
 
 def _run(step: str, cmd: Sequence[str], path: Path | None, verbose: bool) -> str:
@@ -170,7 +182,7 @@ def _run(step: str, cmd: Sequence[str], path: Path | None, verbose: bool) -> str
     try:
         proc = subprocess.run(list(cmd), capture_output=True, text=True, env=env, check=False)
     except FileNotFoundError:
-        raise PayloadError(step, f"command {cmd[0]!r} not found; {APT_HINT}", path) from None
+        raise PayloadError(step, f"command {cmd[0]!r} not found", path, hint=APT_HINT) from None
     if proc.returncode != 0:
         raise PayloadError(
             step,
@@ -285,7 +297,7 @@ def check_image(image: bytes, size: int, entry16: int, path: Path | None = None)
     try:
         target = reset_vector_target(image)
     except PayloadError as exc:
-        raise PayloadError(exc.step, str(exc).split(": ", 1)[-1], path) from None
+        raise PayloadError(exc.step, exc.problem, path) from None
     if target != entry16 or target < FOUR_GIB - size:
         raise PayloadError(
             "check-reset-vector",
@@ -412,7 +424,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         image = build_agent_image(args.size, args.identity, args.out, verbose=args.verbose)
     except PayloadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(exc.render(), file=sys.stderr)
         return 1
     state = "built" if image.rebuilt else "up to date"
     print(

@@ -196,3 +196,16 @@ def test_cli_builds(built: AgentImage, capsys: pytest.CaptureFixture[str]) -> No
     )
     assert rc == 0
     assert f"crc32=0x{built.crc32:08x}" in capsys.readouterr().out
+
+
+def test_compile_error_names_step_and_file(tmp_path: Path) -> None:
+    toolchain = _toolchain_or_skip()
+    agent_dir = tmp_path / "agent"
+    shutil.copytree(AGENT_DIR, agent_dir)
+    (agent_dir / "serial.c").write_text("this is not C;\n")
+    with pytest.raises(PayloadError) as info:
+        build_agent_image(0x10000, "a", tmp_path / "out", toolchain=toolchain, agent_dir=agent_dir)
+    assert info.value.step == "compile"
+    assert info.value.path == agent_dir / "serial.c"
+    assert "serial.c" in (info.value.details or "")
+    assert not list((tmp_path / "out").glob("agent-*.bin"))
