@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.console import Console
-from harness.qmp_session import QEMUExited, QMPError, QMPSession
+from harness.qmp_session import QEMUExited, QMPSession
 from harness.vm_agent import AgentClient
 from harness.vm_cmdline import VMConfig, build_args, optionrom_dir
 
@@ -170,28 +170,20 @@ class VM:
         self._qmp = QMPSession(qmp_parent, self._proc.pid, self.logs.qmp, self.exit_status)
         try:
             self._qmp.connect(timeout)
-        except QMPError as exc:
+        except Exception as exc:  # QMPError, or qemu.qmp's ConnectError on EOF
             status = self._wait(KILL_BUDGET)
-            if status is None:
+            hung = status is None
+            if hung:
                 self._kill()
                 status = self._wait(KILL_BUDGET)
             self._release()
             self._reaped = True  # the LaunchError reports the exit; teardown need not
-            raise LaunchError(str(exc), status, self.args, self.stderr_text()) from None
-        except Exception as exc:
-            # Connection refused / EOF from qemu.qmp: QEMU exited before its greeting.
-            status = self._wait(KILL_BUDGET)
-            if status is None:
-                self._kill()
-                status = self._wait(KILL_BUDGET)
-            self._release()
-            self._reaped = True
-            raise LaunchError(
-                f"no QMP greeting ({type(exc).__name__}: {exc})",
-                status,
-                self.args,
-                self.stderr_text(),
-            ) from None
+            reason = (
+                f"no QMP greeting within {timeout:.1f} s ({type(exc).__name__}: {exc}); killed"
+                if hung
+                else "QEMU exited before its QMP greeting"
+            )
+            raise LaunchError(reason, status, self.args, self.stderr_text()) from None
 
     def run_to_exit(self, timeout: float = 15.0) -> int:
         """Launch a QEMU that is expected to exit on its own (command-line errors).

@@ -30,6 +30,10 @@ from vmfw_flows import Boot, Payloads, VMFactory  # noqa: E402
 from harness.vm_cmdline import ACCELS, MACHINES, kvm_usable  # noqa: E402
 
 LOG_DIRS = pytest.StashKey[list[Path]]()
+KVM_CORE_ONLY = (
+    "extra case of an accelerator-independent check (device rules, command line): "
+    "it runs on TCG; KVM runs the core checks of every flow"
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -77,12 +81,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         callspec = getattr(item, "callspec", None)
         accel = callspec.params.get("accel") if callspec is not None else None
-        if item.get_closest_marker("core") is not None and accel != "kvm":
+        core = item.get_closest_marker("core") is not None
+        if core and accel != "kvm":
             item.add_marker(pytest.mark.quick)
         else:
             item.add_marker(pytest.mark.slow)
         if accel == "kvm" and not usable:
             item.add_marker(pytest.mark.skip(reason=f"KVM: {reason}"))
+        elif accel == "kvm" and not core:
+            item.add_marker(pytest.mark.skip(reason=KVM_CORE_ONLY))
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -57,6 +57,7 @@ def test_disable_at_run_time(boot: Boot) -> None:
     assert reset(b.vm, "cf9").identity == "stage2"
 
 
+@pytest.mark.core
 @pytest.mark.parametrize("method", ["kbd", "qmp"])
 def test_disable_cleared_by_any_reset(boot: Boot, method: str) -> None:
     b = boot()
