@@ -61,3 +61,11 @@ def test_kvm_probe_reports_reason(tmp_path: Path) -> None:
     ok, reason = c.kvm_usable(str(tmp_path / "nope"))
     assert not ok
     assert "nope" in reason
+
+
+def test_kvm_flavour_from_sys_module(tmp_path: Path) -> None:
+    assert c.kvm_flavour(str(tmp_path)) == "unknown"
+    (tmp_path / "kvm_intel").mkdir()
+    assert c.kvm_flavour(str(tmp_path)) == "intel"
+    (tmp_path / "kvm_pvm").mkdir()
+    assert c.kvm_flavour(str(tmp_path)) == "pvm"
