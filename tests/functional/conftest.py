@@ -31,8 +31,8 @@ from harness.vm_cmdline import ACCELS, MACHINES, kvm_usable  # noqa: E402
 
 LOG_DIRS = pytest.StashKey[list[Path]]()
 KVM_CORE_ONLY = (
-    "extra case of an accelerator-independent check (device rules, command line): "
-    "it runs on TCG; KVM runs the core checks of every flow"
+    "not a core check: extra cases (more rejection rules, sizes, fw_cfg slots) run on "
+    "TCG only; KVM runs the core checks of every flow, which keeps the KVM run short"
 )
 
 

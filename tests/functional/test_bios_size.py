@@ -32,26 +32,28 @@ def test_initial_value_is_image_size_more(boot: Boot, size: int) -> None:
     assert b.agent.readq(BIOS_SIZE) == size
 
 
+# The -bios image (= the BIOS region) of the resize tests.
+REGION = 512 * KIB
 RESIZE_SEQUENCE = [
     0,
     0x8000,
     GRANULE + 1,
     2 * GRANULE,
-    1 * MIB + GRANULE,
-    1 * MIB,
-    2 * MIB,
+    REGION + GRANULE,
+    REGION,
+    2 * REGION,
     U64_MAX,
     1 << 32,
     GRANULE,
-    (1 * MIB) - 0x1000,
+    REGION - 0x1000,
     3 * GRANULE,
 ]
 
 
 def _write_sequence(boot: Boot, resize: bool) -> None:
     device = "vmfwupdate" if resize else "vmfwupdate,bios-resize=off"
-    b = boot(size=1 * MIB, devices=(device,))
-    model = device_model(b.vm, 1 * MIB, resize=resize)
+    b = boot(size=REGION, devices=(device,))
+    model = device_model(b.vm, REGION, resize=resize)
     for value in RESIZE_SEQUENCE:
         accepted = model.write_bios_size(value)
         try:
@@ -67,7 +69,7 @@ def _write_sequence(boot: Boot, resize: bool) -> None:
     # A size written but never used does not outlive a reset.
     assert reset(b.vm, "cf9").identity == "stage1"
     model.reset()
-    assert b.agent.readq(BIOS_SIZE) == model.bios_size == 1 * MIB
+    assert b.agent.readq(BIOS_SIZE) == model.bios_size == REGION
 
 
 @pytest.mark.core

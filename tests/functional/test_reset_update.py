@@ -32,6 +32,8 @@ from harness.vm_model import (
 )
 
 STAGE2 = "opt/vmfwtest/stage2"
+# The chain: A is the -bios image (and so the region), B is smaller, C bigger than B.
+REGION_ABC = 512 * KIB
 
 
 def check_after_update(a: AgentClient, image_size: int, opaque: bytes) -> None:
@@ -82,7 +84,7 @@ def test_update_applied_on_reset(boot: Boot, method: str) -> None:
 
 @pytest.mark.core
 def test_smaller_image_zero_fills_region(boot: Boot) -> None:
-    region = 1 * MIB
+    region = 512 * KIB
     stage2 = boot.image(64 * KIB, "small2")
     b = boot(size=region, blobs={STAGE2: stage2})
     token = nonce("small")
@@ -107,22 +109,22 @@ def test_smaller_image_zero_fills_region(boot: Boot) -> None:
 
 @pytest.mark.core
 def test_update_chain(boot: Boot) -> None:
-    img_b = boot.image(256 * KIB, "chain-b")
-    img_c = boot.image(512 * KIB, "chain-c")
+    img_b = boot.image(128 * KIB, "chain-b")
+    img_c = boot.image(384 * KIB, "chain-c")
     blobs = {"opt/vmfwtest/b": img_b, "opt/vmfwtest/c": img_c}
-    b = boot(size=1 * MIB, identity="chain-a", blobs=blobs)
+    b = boot(size=REGION_ABC, identity="chain-a", blobs=blobs)
     n1 = nonce("a-to-b")
     write_opaque(b.agent, n1)
     stage_update(b.agent, "opt/vmfwtest/b", img_b)
     check_banner(reset(b.vm, "kbd"), img_b, "chain-b")
-    check_after_update(b.agent, 256 * KIB, n1)
+    check_after_update(b.agent, 128 * KIB, n1)
     n2 = nonce("b-to-c")
     write_opaque(b.agent, n2)
     stage_update(b.agent, "opt/vmfwtest/c", img_c, addr=0x2000000)
     check_banner(reset(b.vm, "triple"), img_c, "chain-c")
-    check_after_update(b.agent, 512 * KIB, n2)
-    expect = region_after_update(1 * MIB, img_c.read_bytes())
-    assert b.agent.crc(FOUR_GIB - 1 * MIB, 1 * MIB) == crc32(expect)
+    check_after_update(b.agent, 384 * KIB, n2)
+    expect = region_after_update(REGION_ABC, img_c.read_bytes())
+    assert b.agent.crc(FOUR_GIB - REGION_ABC, REGION_ABC) == crc32(expect)
     assert b.agent.crc(0x100000 - 128 * KIB, 128 * KIB) == crc32(low_alias(expect))
 
 
