@@ -161,6 +161,22 @@ def tail(path: Path, lines: int) -> str:
         return ""
 
 
+def configured_ninja(build_dir: Path) -> str | None:
+    """The ninja QEMU's configure chose (``NINJA=`` in config-host.mak).
+
+    Using the same binary as QEMU's own Makefile matters: ninja 1.11 and 1.12+ hash
+    commands differently in ``.ninja_log``, so alternating versions rebuilds everything."""
+    try:
+        text = (build_dir / "config-host.mak").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("NINJA="):
+            value = line.split("=", 1)[1].strip()
+            return value if value and Path(value).is_file() else None
+    return None
+
+
 def run_ninja(
     build_dir: Path,
     targets: list[str],
@@ -170,8 +186,8 @@ def run_ninja(
     jobs: int,
     label: str,
 ) -> None:
-    ninja = shutil.which(
-        "ninja", path=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    ninja = configured_ninja(build_dir) or shutil.which(
+        "ninja", path=env.get("PATH", "") + os.pathsep + str(Path(sys.executable).parent)
     )
     if ninja is None:
         raise HarnessError(STEP, "ninja not found", hint="run `make setup`")

@@ -106,12 +106,22 @@ def in_tree_suite(runner: Runner, workdir: Workdir, build_dir: Path, jobs: int) 
             "yet): nothing ran"
         )
     start = time.monotonic()
+    progress = build.NinjaProgress(runner, "in-tree build")
+    show = echo(runner)
+
+    def on_line(line: str) -> None:
+        if build.NinjaProgress.PATTERN.match(line):
+            progress(line)
+        else:
+            show(line)
+
     code = runner.stream(
         ["make", "-C", build_dir, f"-j{jobs}", f"check-{SUITE}"],
         env=build.build_env(workdir),
         log=log,
-        on_line=echo(runner),
+        on_line=on_line,
     )
+    progress.finish()
     seconds = time.monotonic() - start
     status = "PASS" if code == 0 else "FAIL"
     detail = f"meson suite {SUITE}: {meson_counts(log)}"
@@ -241,7 +251,7 @@ def summary(results: list[StepResult], runner: Runner, workdir: Workdir, seconds
     for r in results:
         lines.append(f"{r.name:<11} {r.status:<6} {r.seconds:>7.1f}s  {r.detail}")
         if r.log is not None:
-            lines.append(f"{'':<28}log: {relative(r.log, workdir)}")
+            lines.append(f"{'':<29}log: {relative(r.log, workdir)}")
     verdict = "FAIL" if failed else "PASS"
     lines.append(
         f"result: {verdict}: {len(results) - len(failed) - len(skipped)} passed, "
