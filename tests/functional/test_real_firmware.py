@@ -1,0 +1,128 @@
+"""Real firmware after the swap: stage 1 (the agent) hands over SeaBIOS or OVMF.
+
+The images are the ones Debian ships (packages `seabios`, `ovmf`). After the
+reset the real firmware must run: SeaBIOS prints its banner on the debug
+console (port 0x402), OVMF's boot manager prints on COM1. The BIOS region
+(the agent's size) and the image size differ in the resize cases, so the
+copy, the zero fill below the image and the resize all take part.
+
+These run on TCG only: under the PVM flavour of KVM on this kind of machine
+firmware code is emulated at ~0.1 MB/s and OVMF would take many minutes.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from test_reset_update import xp_bytes
+from vmfw_flows import KIB, MIB, Boot, Payloads, VMFactory, stage_update
+
+from harness.vm import VM
+
+SEABIOS = Path("/usr/share/seabios/bios-256k.bin")
+OVMF = Path("/usr/share/ovmf/OVMF.fd")
+BLOB = "opt/vmfwtest/firmware"
+FOUR_GIB = 1 << 32
+PAGE = 4 * KIB
+# OVMF reaches its boot manager in ~15 s on TCG on the 2-core reference machine.
+OVMF_DEADLINE = 120.0
+SEABIOS_DEADLINE = 30.0
+SEABIOS_BANNER = "SeaBIOS (version "
+# Printed once per boot, after the banner: SeaBIOS talks to QEMU's fw_cfg.
+SEABIOS_FW_CFG = "Found QEMU fw_cfg"
+
+
+def firmware(path: Path, package: str) -> Path:
+    if not path.is_file():
+        pytest.fail(
+            f"{path} missing: install the Debian package {package!r} (make setup does)",
+            pytrace=False,
+        )
+    return path
+
+
+def tcg_boot(vms: VMFactory, payloads: Payloads, machine: str) -> Boot:
+    return vms.booter(payloads, machine, "tcg")
+
+
+def debugcon_args(log: Path) -> tuple[str, ...]:
+    """Port 0x402 debug console written to `log` (SeaBIOS prints its log there)."""
+    return (
+        "-chardev",
+        f"file,id=debugcon,path={log}",
+        "-device",
+        "isa-debugcon,iobase=0x402,chardev=debugcon",
+    )
+
+
+def wait_in_file(path: Path, text: str, count: int, deadline: float, vm: VM) -> str:
+    """Wait until `text` occurs `count` times in `path`; fail early if QEMU exits."""
+    end = time.monotonic() + deadline
+    content = ""
+    while time.monotonic() < end:
+        content = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+        if content.count(text) >= count:
+            return content
+        status = vm.exit_status()
+        if status is not None:
+            pytest.fail(f"QEMU exited ({status}) before {text!r} x{count} in {path}")
+        time.sleep(0.2)
+    pytest.fail(f"{text!r} not seen {count} time(s) in {path} within {deadline:.0f} s")
+
+
+def check_region(vm: VM, image: bytes, region_size: int) -> None:
+    """The BIOS region ends with `image` and is zero below it (host view, HMP xp)."""
+    top = FOUR_GIB - len(image)
+    assert xp_bytes(vm, FOUR_GIB - PAGE, PAGE) == image[-PAGE:], "top page is not the image's"
+    assert xp_bytes(vm, top, PAGE) == image[:PAGE], "image does not start at 4 GiB - size"
+    if region_size > len(image):
+        bottom = FOUR_GIB - region_size
+        assert xp_bytes(vm, bottom, PAGE) == bytes(PAGE), "region below the image not zeroed"
+        assert xp_bytes(vm, top - PAGE, PAGE) == bytes(PAGE), "page below the image not zeroed"
+
+
+@pytest.mark.parametrize("region", [256 * KIB, 512 * KIB], ids=["same-size", "resize"])
+@pytest.mark.parametrize("method", ["cf9", "qmp"])
+def test_seabios_runs_after_swap(
+    vms: VMFactory, payloads: Payloads, machine: str, region: int, method: str
+) -> None:
+    image = firmware(SEABIOS, "seabios")
+    debug_log = vms.log_root / "debugcon.log"
+    b = tcg_boot(vms, payloads, machine)(
+        size=region, blobs={BLOB: image}, extra_args=debugcon_args(debug_log)
+    )
+    stage_update(b.agent, BLOB, image)
+    mark = b.vm.qmp.mark()
+    if method == "qmp":
+        b.vm.qmp.cmd("system_reset")
+    else:
+        b.agent.console.send_line(f"reset {method}")
+    b.vm.qmp.wait_event("RESET", mark)
+    log = wait_in_file(debug_log, SEABIOS_FW_CFG, 1, SEABIOS_DEADLINE, b.vm)
+    assert log.startswith(SEABIOS_BANNER), (
+        f"debug console does not start with the banner: {log[:80]!r}"
+    )
+    check_region(b.vm, image.read_bytes(), region)
+    # The update was consumed: the next reset boots SeaBIOS again, not the agent.
+    b.vm.qmp.cmd("system_reset")
+    log = wait_in_file(debug_log, SEABIOS_FW_CFG, 2, SEABIOS_DEADLINE, b.vm)
+    assert log.count(SEABIOS_BANNER) >= 2, "second boot printed no SeaBIOS banner"
+    assert b.vm.qmp.cmd("query-status")["status"] == "running"
+
+
+@pytest.mark.parametrize("region", [2 * MIB, 4 * MIB], ids=["same-size", "resize"])
+def test_ovmf_runs_after_swap(
+    vms: VMFactory, payloads: Payloads, machine: str, region: int
+) -> None:
+    image = firmware(OVMF, "ovmf")
+    b = tcg_boot(vms, payloads, machine)(size=region, blobs={BLOB: image})
+    stage_update(b.agent, BLOB, image)
+    b.vm.console.send_line("reset cf9")
+    b.vm.console.wait_line(r"resetting cf9", 10.0)
+    # OVMF's boot manager (BdsDxe) reports on the serial console.
+    line = b.vm.console.wait_line(r".*BdsDxe: (loading|starting) .*", OVMF_DEADLINE, "OVMF BdsDxe")
+    assert "Boot0" in line.group(0)
+    check_region(b.vm, image.read_bytes(), region)
+    assert b.vm.qmp.cmd("query-status")["status"] == "running"
