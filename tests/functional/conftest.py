@@ -5,6 +5,8 @@ Options:
   --accel tcg|kvm|all  accelerators to run (default all; kvm skipped with the reason
                        when /dev/kvm cannot be opened read-write)
   --vm-log-dir DIR     per-test QEMU logs (default <repo>/.work/logs/functional)
+  --hostile-seed N, --hostile-ops N, --hostile-long
+                       hostile-guest run: seed (replay), operation count, the long run
 
 Markers: tests mark their core checks `core`; `quick` is set on the core
 checks that do not use KVM (the quick run stays under a minute) and `slow` on
@@ -53,6 +55,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--vm-log-dir",
         default=str(REPO / ".work" / "logs" / "functional"),
         help="directory for per-test QEMU stderr, console and QMP transcripts",
+    )
+    group.addoption(
+        "--hostile-seed",
+        type=int,
+        default=None,
+        help="seed of the hostile-guest operations (default: random, printed); replays a run",
+    )
+    group.addoption(
+        "--hostile-ops", type=int, default=0, help="hostile-guest operations (default 200)"
+    )
+    group.addoption(
+        "--hostile-long",
+        action="store_true",
+        help="run the long hostile-guest test (10,000 operations) and the leak check",
     )
 
 

@@ -1,0 +1,281 @@
+"""A hostile guest, as pure logic: seeded operations, the model they run against, checks.
+
+`OpGenerator` makes a reproducible sequence of agent operations from a seed:
+writes of any length and any value to any file (the vmfwupdate files, a
+read-only blob, a name that does not exist), reads, resets by every method
+and junk command lines. `HostileModel` predicts, for each operation, what
+the agent must answer and what every file must read back, and which
+firmware boots after a reset. The functional test
+(tests/functional/test_hostile.py) runs the operations against QEMU and
+compares; unit tests (tests/unit/test_hostile.py) cover this module alone.
+
+The generator keeps the guest bootable: before a reset it cancels a
+pending update whose address and size are not one of the images placed in
+guest RAM (copying random RAM would boot garbage that cannot answer).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from harness.vm_model import (
+    BIOS_ADDR,
+    BIOS_SIZE,
+    CAP,
+    DISABLE,
+    FILE_SIZES,
+    FOUR_GIB,
+    GRANULE,
+    OPAQUE,
+    U64_MAX,
+    DeviceModel,
+    crc32,
+    from_u64_le,
+    u64_le,
+)
+
+RESET_METHODS = ("cf9", "kbd", "triple", "qmp")
+# A blob every hostile VM has on fw_cfg (read-only) and a name none has.
+READ_ONLY_FILE = "opt/vmfwtest/hostile-ro"
+MISSING_FILE = "opt/vmfwtest/no-such-file"
+DEVICE_FILES = (CAP, BIOS_SIZE, BIOS_ADDR, DISABLE, OPAQUE)
+ALL_FILES = (*DEVICE_FILES, READ_ONLY_FILE, MISSING_FILE)
+MAX_AGENT_WRITE = 4096
+# How often each of ALL_FILES is written: disable rarely, as it latches until a reset.
+WRITE_WEIGHTS = (2.0, 10.0, 10.0, 0.5, 3.0, 1.0, 1.0)
+
+# Outcomes of a write as the agent reports them.
+OK = "ok"
+DMA_ERROR = "dma-error"
+NO_SUCH_FILE = "no-such-file"
+
+
+@dataclass(frozen=True)
+class Image:
+    """A firmware image the test placed in guest RAM at `addr`."""
+
+    identity: str
+    addr: int
+    size: int
+
+
+@dataclass(frozen=True)
+class Write:
+    name: str
+    data: bytes
+
+    def describe(self) -> str:
+        shown = self.data.hex() if len(self.data) <= 16 else f"{self.data[:8].hex()}..."
+        return f"write {self.name} {len(self.data)} bytes {shown}"
+
+
+@dataclass(frozen=True)
+class Read:
+    name: str
+
+    def describe(self) -> str:
+        return f"read {self.name}"
+
+
+@dataclass(frozen=True)
+class Reset:
+    method: str
+
+    def describe(self) -> str:
+        return f"reset {self.method}"
+
+
+@dataclass(frozen=True)
+class Junk:
+    """A command line the agent must refuse with ERR (and survive)."""
+
+    line: str
+
+    def describe(self) -> str:
+        return f"junk {self.line[:60]!r}"
+
+
+Op = Write | Read | Reset | Junk
+
+
+class HostileModel:
+    """The device model plus what the guest sees: file bytes, the running firmware."""
+
+    def __init__(self, device: DeviceModel, images: tuple[Image, ...], running: str) -> None:
+        self.device = device
+        self.images = images
+        self.running = running
+
+    def image_at(self, addr: int, size: int) -> Image | None:
+        for image in self.images:
+            if image.addr == addr and image.size == size:
+                return image
+        return None
+
+    def files(self) -> dict[str, bytes]:
+        """What each vmfwupdate file must read back now."""
+        d = self.device
+        return {
+            CAP: u64_le(d.cap),
+            BIOS_SIZE: u64_le(d.bios_size),
+            BIOS_ADDR: u64_le(d.bios_addr),
+            DISABLE: bytes([d.disable]),
+            OPAQUE: d.opaque,
+        }
+
+    def write(self, name: str, data: bytes) -> str:
+        """Apply a guest write; return the outcome the agent must report."""
+        if name not in FILE_SIZES:
+            return NO_SUCH_FILE if name == MISSING_FILE else DMA_ERROR
+        if len(data) > FILE_SIZES[name]:
+            return DMA_ERROR  # fw_cfg refuses a DMA write past the end of a file
+        if name == OPAQUE:
+            self.device.write_opaque(data)
+        elif name == DISABLE:
+            self.device.write_disable(data[0])
+        elif len(data) == 8:
+            self.device.write(name, from_u64_le(data))
+        # A partial u64 write is rejected: the file keeps the accepted value.
+        return OK
+
+    def reset(self) -> str:
+        """Apply a cold reset; return the identity of the firmware that boots."""
+        d = self.device
+        pending = (d.bios_addr, d.bios_size) if d.update_pending() else None
+        applied = d.reset()
+        if applied is not None and pending is not None:
+            image = self.image_at(*pending)
+            if image is None:
+                raise ValueError(f"reset would boot unknown bytes at {pending[0]:#x}")
+            self.running = image.identity
+        return self.running
+
+    def unsafe_pending(self) -> bool:
+        """An armed update that would copy something other than a known image."""
+        d = self.device
+        return d.update_pending() and self.image_at(d.bios_addr, d.bios_size) is None
+
+
+class OpGenerator:
+    """Seeded operations; `next_op` looks at the model only to keep the guest bootable."""
+
+    def __init__(self, seed: int, model: HostileModel, reset_rate: float = 0.03) -> None:
+        self.rng = random.Random(seed)
+        self.model = model
+        self.reset_rate = reset_rate
+
+    def addresses(self) -> list[int]:
+        rng = self.rng
+        ram_top = self.model.device.ram.end_of_low_ram()
+        region = self.model.device.region_size
+        return [
+            0,
+            *(img.addr for img in self.model.images),
+            rng.randrange(0x100000, ram_top) & ~0xFFF,
+            rng.randrange(0, ram_top),
+            rng.randrange(0, 0xA0000),
+            0xA0000 - GRANULE,
+            ram_top - GRANULE,
+            ram_top - 0x1000,
+            ram_top,
+            0xFEC00000,
+            0xFED00000,
+            FOUR_GIB - region,
+            FOUR_GIB,
+            1 << 40,
+            U64_MAX - 0xFFF,
+            U64_MAX,
+            rng.getrandbits(64),
+        ]
+
+    def sizes(self) -> list[int]:
+        rng = self.rng
+        region = self.model.device.region_size
+        return [
+            *(img.size for img in self.model.images),
+            rng.randrange(1, region // GRANULE + 1) * GRANULE,
+            0,
+            region + GRANULE,
+            GRANULE + 1,
+            GRANULE // 2,
+            U64_MAX,
+            rng.getrandbits(64),
+        ]
+
+    def value_bytes(self, name: str) -> bytes:
+        rng = self.rng
+        if name == BIOS_ADDR:
+            value = rng.choice(self.addresses())
+        elif name == BIOS_SIZE:
+            value = rng.choice(self.sizes())
+        else:
+            value = rng.choice([0, 1, U64_MAX, rng.getrandbits(64)])
+        data = u64_le(value)
+        roll = rng.random()
+        if roll < 0.8:
+            return data  # a whole u64
+        if roll < 0.9:
+            return data[: rng.randrange(1, 8)]  # partial
+        return data + rng.randbytes(rng.randrange(1, 16))  # past the end
+
+    def write_data(self, name: str) -> bytes:
+        rng = self.rng
+        if name in (BIOS_ADDR, BIOS_SIZE, CAP):
+            return self.value_bytes(name)
+        if name == DISABLE:
+            return rng.randbytes(1 if rng.random() < 0.8 else rng.randrange(2, 10))
+        if name == OPAQUE:
+            length = rng.choice([1, 8, 64, rng.randrange(1, MAX_AGENT_WRITE + 1), 4096])
+            return rng.randbytes(length)
+        return rng.randbytes(rng.randrange(1, 64))
+
+    def junk(self) -> str:
+        rng = self.rng
+        alphabet = "abcdefghijklmnopqrstuvwxyz0123456789 ./-_xX"
+        word = rng.choice(["xyzzy", "readz", "writeqq", "loadx", "w"])
+        tail = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 80)))
+        forms = [
+            f"{word} {tail}",
+            f"writeq {rng.choice(DEVICE_FILES)} {tail or 'zz'}g",
+            f"writeq {rng.choice(DEVICE_FILES)}",
+            f"write {rng.choice(DEVICE_FILES)} {'0' * rng.randrange(1, 7, 2)}",
+            f"read {'a' * rng.randrange(1, 200)}",
+        ]
+        return rng.choice(forms)
+
+    def next_op(self) -> Op:
+        rng = self.rng
+        roll = rng.random()
+        if roll < self.reset_rate:
+            if self.model.unsafe_pending():
+                return Write(BIOS_ADDR, u64_le(0))
+            return Reset(rng.choice(RESET_METHODS))
+        if roll < 0.6:
+            name = rng.choices(ALL_FILES, weights=WRITE_WEIGHTS, k=1)[0]
+            return Write(name, self.write_data(name))
+        if roll < 0.9:
+            return Read(rng.choice(ALL_FILES))
+        return Junk(self.junk())
+
+
+def expected_read(model: HostileModel, name: str) -> bytes | None:
+    """What `read name` returns, or None if the agent answers ERR no-such-file."""
+    if name == MISSING_FILE:
+        return None
+    if name == READ_ONLY_FILE:
+        raise ValueError("the read-only blob's bytes are the test's, not the model's")
+    return model.files()[name]
+
+
+def state_mismatches(files: dict[str, bytes], opaque_crc: int, model: HostileModel) -> list[str]:
+    """Mismatches between what the guest read (opaque as a CRC32) and the model."""
+    want = model.files()
+    problems = [
+        f"{name}: read {got[:16].hex()} want {want[name][:16].hex()}"
+        for name, got in files.items()
+        if got != want[name]
+    ]
+    if opaque_crc != crc32(want[OPAQUE]):
+        problems.append(f"{OPAQUE}: crc32 {opaque_crc:#010x} want {crc32(want[OPAQUE]):#010x}")
+    return problems

@@ -1,0 +1,166 @@
+"""A hostile guest: a long seeded random sequence of agent operations against the model.
+
+Operations come from `harness.hostile` (any file, any value, any length,
+junk lines, resets by every method, reads of everything). After every
+operation: QEMU is alive and answers QMP, every vmfwupdate file reads back
+what the model says (opaque through its CRC32), and after a reset the
+firmware that boots is the one the model predicts (identity and CRC32).
+
+    pytest tests/functional/test_hostile.py --hostile-seed 1234 --hostile-ops 500
+    pytest tests/functional/test_hostile.py --hostile-long       # 10,000 operations
+
+A failure prints the seed and the failing step; the same seed and count
+replay it exactly.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from vmfw_flows import KIB, Boot, Booted, check_banner, device_model, reset
+
+from harness.hostile import (
+    DMA_ERROR,
+    NO_SUCH_FILE,
+    OK,
+    READ_ONLY_FILE,
+    HostileModel,
+    Image,
+    Junk,
+    Op,
+    OpGenerator,
+    Read,
+    Reset,
+    Write,
+    expected_read,
+    state_mismatches,
+)
+from harness.vm_model import BIOS_ADDR, BIOS_SIZE, CAP, DISABLE, OPAQUE
+
+REGION = 256 * KIB
+SCRATCH = 0x2000000  # where the opaque file is loaded to take its CRC32
+IMAGES = (("h64", 64 * KIB, 0x1000000), ("h128", 128 * KIB, 0x1100000), ("h256", REGION, 0x1200000))
+LONG_OPS = 10_000
+
+
+@dataclass
+class Run:
+    seed: int
+    ops: int
+    done: int = 0
+    resets: int = 0
+    rejected_writes: int = 0
+
+
+def seed_and_ops(config: pytest.Config, default_ops: int) -> tuple[int, int]:
+    seed = config.getoption("--hostile-seed")
+    ops = config.getoption("--hostile-ops") or default_ops
+    return (seed if seed is not None else random.SystemRandom().randrange(1 << 32)), ops
+
+
+def setup_world(boot: Boot, tmp_path: Path) -> tuple[Booted, HostileModel, dict[str, Path], bytes]:
+    ro_data = random.Random(7).randbytes(200)
+    ro = tmp_path / "hostile-ro.bin"
+    ro.write_bytes(ro_data)
+    paths = {ident: boot.image(size, ident) for ident, size, _ in IMAGES}
+    blobs = {f"opt/vmfwtest/{ident}": path for ident, path in paths.items()}
+    b = boot(size=REGION, identity="stage1", blobs={**blobs, READ_ONLY_FILE: ro})
+    paths["stage1"] = b.image
+    for ident, _, addr in IMAGES:
+        b.agent.load(f"opt/vmfwtest/{ident}", addr)
+    images = tuple(Image(ident, addr, size) for ident, size, addr in IMAGES)
+    model = HostileModel(device_model(b.vm, REGION), images, "stage1")
+    return b, model, paths, ro_data
+
+
+def check_state(b: Booted, model: HostileModel) -> None:
+    files = {name: b.agent.read(name) for name in (CAP, BIOS_SIZE, BIOS_ADDR, DISABLE)}
+    size, crc = b.agent.load(OPAQUE, SCRATCH)
+    assert size == 4096, f"opaque is {size} bytes"
+    problems = state_mismatches(files, crc, model)
+    assert not problems, "; ".join(problems)
+    status = b.vm.qmp.cmd("query-status")["status"]
+    assert status == "running", f"QEMU status {status}"
+
+
+def step(
+    b: Booted, model: HostileModel, op: Op, paths: dict[str, Path], ro: bytes, run: Run
+) -> None:
+    a = b.agent
+    if isinstance(op, Write):
+        reply = a.command(f"write {op.name} {op.data.hex()}")
+        outcome = OK if reply.ok else reply.text.split(" ", 1)[0]
+        want = model.write(op.name, op.data)
+        assert outcome == want, f"agent answered {outcome!r} ({reply.text}), model says {want!r}"
+        run.rejected_writes += outcome in (DMA_ERROR, NO_SUCH_FILE)
+    elif isinstance(op, Read):
+        if op.name == READ_ONLY_FILE:
+            assert a.read(op.name) == ro
+        else:
+            reply = a.command(f"read {op.name}")
+            want = expected_read(model, op.name)
+            if want is None:
+                assert not reply.ok and reply.text.startswith(NO_SUCH_FILE), reply
+            else:
+                assert reply.ok, reply
+                got = bytes.fromhex("".join(line[5:] for line in reply.data))
+                assert got == want, f"read {op.name}: {got[:16].hex()} != {want[:16].hex()}"
+    elif isinstance(op, Reset):
+        want = model.reset()
+        banner = reset(b.vm, op.method)
+        check_banner(banner, paths[want], want)
+        run.resets += 1
+    elif isinstance(op, Junk):
+        reply = a.command(op.line)
+        assert not reply.ok, f"junk line {op.line!r} was accepted: {reply}"
+    check_state(b, model)
+
+
+def drive(boot: Boot, tmp_path: Path, seed: int, count: int) -> Run:
+    b, model, paths, ro = setup_world(boot, tmp_path)
+    gen = OpGenerator(seed, model)
+    run = Run(seed, count)
+    history: list[str] = []
+    start = time.monotonic()
+    for index in range(count):
+        op = gen.next_op()
+        history.append(f"#{index}: {op.describe()}")
+        try:
+            step(b, model, op, paths, ro, run)
+        except Exception as exc:
+            recent = "\n  ".join(history[-12:])
+            pytest.fail(
+                f"hostile guest failed at operation {index} of {count}, seed {seed}: "
+                f"{type(exc).__name__}: {exc}\nlast operations:\n  {recent}\n"
+                f"replay: pytest tests/functional/test_hostile.py --hostile-seed {seed} "
+                f"--hostile-ops {index + 1}",
+                pytrace=False,
+            )
+        run.done += 1
+    took = time.monotonic() - start
+    print(
+        f"hostile: seed {seed}: {run.done} operations, {run.resets} resets, "
+        f"{run.rejected_writes} refused writes, {took:.1f} s"
+    )
+    return run
+
+
+# TCG only (not a core check): under the slow PVM KVM here a run would take many minutes.
+def test_hostile_guest(boot: Boot, pytestconfig: pytest.Config, tmp_path: Path) -> None:
+    seed, count = seed_and_ops(pytestconfig, 200)
+    run = drive(boot, tmp_path, seed, count)
+    assert run.done == count
+
+
+def test_hostile_guest_long(
+    boot: Boot, pytestconfig: pytest.Config, tmp_path: Path, accel: str
+) -> None:
+    if not pytestconfig.getoption("--hostile-long"):
+        pytest.skip(f"{LONG_OPS} operations: run with --hostile-long (make ... SLOW=1)")
+    seed, count = seed_and_ops(pytestconfig, LONG_OPS)
+    run = drive(boot, tmp_path, seed, max(count, LONG_OPS))
+    assert run.done >= LONG_OPS

@@ -1,0 +1,94 @@
+"""Unit tests of the hostile-guest core (harness.hostile): generator, model, checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import hostile as h
+from harness import vm_model as m
+
+RAM = m.RamMap.of([(0, 0xA0000), (0x100000, 0x10000000)])
+REGION = 0x40000
+IMAGES = (h.Image("h64", 0x1000000, 0x10000), h.Image("h256", 0x1200000, REGION))
+
+
+def world() -> h.HostileModel:
+    return h.HostileModel(m.DeviceModel(region_size=REGION, ram=RAM), IMAGES, "stage1")
+
+
+def run_ops(seed: int, count: int) -> list[str]:
+    """Run the generator against the model alone; return the operations' descriptions."""
+    model = world()
+    gen = h.OpGenerator(seed, model)
+    out = []
+    for _ in range(count):
+        op = gen.next_op()
+        out.append(op.describe())
+        if isinstance(op, h.Write):
+            model.write(op.name, op.data)
+        elif isinstance(op, h.Reset):
+            model.reset()
+    return out
+
+
+def test_same_seed_same_operations() -> None:
+    assert run_ops(42, 2000) == run_ops(42, 2000)
+    assert run_ops(42, 200) != run_ops(43, 200)
+
+
+def test_generator_covers_every_kind_and_file() -> None:
+    ops = run_ops(1, 5000)
+    for word in ("write", "read", "reset", "junk"):
+        assert any(d.startswith(word) for d in ops), word
+    for name in h.ALL_FILES:
+        assert any(f"write {name} " in d for d in ops), name
+    for method in h.RESET_METHODS:
+        assert f"reset {method}" in ops
+
+
+def test_resets_only_boot_known_images() -> None:
+    # model.reset() raises if a reset would copy anything but a placed image.
+    for seed in range(20):
+        run_ops(seed, 1500)
+
+
+def test_write_outcomes() -> None:
+    model = world()
+    before = model.files()
+    assert model.write(h.MISSING_FILE, b"x") == h.NO_SUCH_FILE
+    assert model.write(h.READ_ONLY_FILE, b"x") == h.DMA_ERROR
+    assert model.write(m.BIOS_ADDR, m.u64_le(0x1000000) + b"\0") == h.DMA_ERROR
+    assert model.write(m.BIOS_ADDR, m.u64_le(0x1000000)[:4]) == h.OK  # partial: rejected
+    assert model.write(m.CAP, m.u64_le(0)) == h.OK  # read-only: rejected
+    assert model.files() == before
+    assert model.write(m.OPAQUE, b"abc") == h.OK
+    assert model.files()[m.OPAQUE][:4] == b"abc\0"
+    assert model.write(m.DISABLE, b"\x00") == h.OK
+    assert model.files()[m.DISABLE] == b"\x01"
+    assert model.write(m.BIOS_ADDR, m.u64_le(0x1000000)) == h.OK
+    assert model.files()[m.BIOS_ADDR] == m.u64_le(0), "disabled device accepted bios-addr"
+
+
+def test_reset_predicts_firmware() -> None:
+    model = world()
+    assert model.reset() == "stage1"
+    model.write(m.BIOS_SIZE, m.u64_le(0x10000))
+    model.write(m.BIOS_ADDR, m.u64_le(0x1000000))
+    assert not model.unsafe_pending()
+    assert model.reset() == "h64"
+    assert model.files()[m.BIOS_SIZE] == m.u64_le(0x10000)
+    assert model.reset() == "h64"
+    model.write(m.BIOS_ADDR, m.u64_le(0x1200000))  # h256's address with h64's size
+    assert model.unsafe_pending()
+    with pytest.raises(ValueError):
+        model.reset()
+
+
+def test_state_mismatches() -> None:
+    model = world()
+    files = {name: data for name, data in model.files().items() if name != m.OPAQUE}
+    crc = m.crc32(model.files()[m.OPAQUE])
+    assert h.state_mismatches(files, crc, model) == []
+    files[m.BIOS_SIZE] = m.u64_le(1)
+    problems = h.state_mismatches(files, crc ^ 1, model)
+    assert len(problems) == 2 and m.BIOS_SIZE in problems[0] and m.OPAQUE in problems[1]
