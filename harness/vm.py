@@ -80,6 +80,15 @@ def describe_status(status: int | None) -> str:
     return f"exit code {status}"
 
 
+# Lines ASan, UBSan and LSan print when they find something (asan build profile).
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
+
+
+def sanitizer_reports(stderr: str) -> list[str]:
+    """Lines of QEMU's stderr that are sanitizer reports; any one fails the VM's test."""
+    return [ln.strip() for ln in stderr.splitlines() if any(m in ln for m in SANITIZER_MARKERS)]
+
+
 class VM:
     """One QEMU process. Use as a context manager or call `shutdown()`."""
 
@@ -268,6 +277,9 @@ class VM:
             elif status >= 0 and status not in self.expected_exits:
                 want = sorted(self.expected_exits)
                 problem += f"QEMU {describe_status(status)}, expected one of {want}; "
+            reports = sanitizer_reports(self.stderr_text())
+            if reports:
+                problem += f"sanitizer report in QEMU's stderr: {reports[0]}; "
             if problem:
                 raise VMError(f"{problem}logs: {self.logs.directory}")
         return status

@@ -1,0 +1,22 @@
+"""The VM driver fails a test on any sanitizer report in QEMU's stderr."""
+
+from __future__ import annotations
+
+from harness.vm import sanitizer_reports
+
+
+def test_reports_found() -> None:
+    stderr = (
+        "qemu-system-x86_64: warning: something\n"
+        "==123==ERROR: AddressSanitizer: heap-use-after-free on address 0x6020\n"
+        "../hw/misc/vmfwupdate.c:140:5: runtime error: shift exponent 64 is too large\n"
+        "==123==ERROR: LeakSanitizer: detected memory leaks\n"
+    )
+    reports = sanitizer_reports(stderr)
+    assert len(reports) == 3
+    assert reports[0].startswith("==123==ERROR: AddressSanitizer: heap-use-after-free")
+
+
+def test_clean_stderr_has_no_reports() -> None:
+    stderr = "vmfwupdate: write of 0x1 to etc/vmfwupdate/cap rejected: file is read-only\n"
+    assert sanitizer_reports(stderr) == []
