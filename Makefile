@@ -3,7 +3,7 @@
 
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
-CLI    := $(PYTHON) -m harness $(if $(V),-v)
+CLI    := $(strip $(PYTHON) -m harness $(if $(V),-v))
 
 .PHONY: help setup check-vmfwupdate check unit functional fetch apply export build \
         build-asan checkpatch lint format clean

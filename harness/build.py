@@ -138,6 +138,10 @@ def configure(
         runner.say(f"build: configure options or source changed, recreating {build_dir}")
         shutil.rmtree(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
+    # Marked as ours but incomplete until configure succeeds: an interrupted configure
+    # (Ctrl-C, kill) is then redone from scratch by the next build instead of being refused.
+    incomplete = {**wanted, "incomplete": True}
+    (build_dir / MARKER).write_text(json.dumps(incomplete, indent=2) + "\n", encoding="utf-8")
     runner.say(f"build: configuring {src} in {build_dir} (log: {log})")
     code = runner.stream([src / "configure", *args], cwd=build_dir, env=env, log=log)
     if code != 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -138,8 +139,14 @@ def dispatch(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
     return 0
 
 
+def interrupted(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
+    # SIGTERM (CI timeouts, kill) unwinds like Ctrl-C so that temporary files are removed
+    signal.signal(signal.SIGTERM, interrupted)
     runner = Runner(verbose=args.verbose > 0)
     try:
         return dispatch(args, Workdir.default(), runner)

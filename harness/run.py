@@ -106,14 +106,23 @@ class Runner:
                 sink.write(f"command not found: {cmd[0]}\n")
                 return 127
             assert proc.stdout is not None
-            for line in proc.stdout:
-                sink.write(line)
-                sink.flush()
-                if self.verbose:
-                    self.out.write(line)
-                    self.out.flush()
-                if on_line is not None:
-                    on_line(line.rstrip("\n"))
+            try:
+                for line in proc.stdout:
+                    sink.write(line)
+                    sink.flush()
+                    if self.verbose:
+                        self.out.write(line)
+                        self.out.flush()
+                    if on_line is not None:
+                        on_line(line.rstrip("\n"))
+            except BaseException:
+                # interrupted: do not leave the command running behind us
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                raise
             code = proc.wait()
             sink.write(f"[exit code {code}]\n")
         return code

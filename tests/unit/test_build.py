@@ -82,3 +82,21 @@ def test_progress_prints_every_tenth_off_a_terminal() -> None:
     assert lines[-1].startswith("build default: [100/100 100%]")
     assert len(lines) == 11
     assert progress.errors == ["FAILED: bar.o", "bar.c:1:1: error: expected ';'"]
+
+
+def test_interrupted_configure_is_redone(tmp_path: Path) -> None:
+    """A build dir whose configure never finished carries the 'incomplete' marker: the
+    next build reconfigures it (after wiping) instead of refusing it as foreign."""
+    build_dir = tmp_path / "build"
+    build_dir.mkdir()
+    wanted = {"source": "/src", "args": ["--a"]}
+    (build_dir / "build.ninja").write_text("")
+    (build_dir / build.MARKER).write_text(json.dumps({**wanted, "incomplete": True}))
+    assert build.needs_configure(build_dir, wanted)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "configure").write_text("#!/bin/sh\nexit 3\n")
+    (src / "configure").chmod(0o755)
+    with pytest.raises(HarnessError, match="configure failed"):
+        build.configure(src, build_dir, ["--a"], Runner(out=io.StringIO()), {}, tmp_path / "l")
+    assert not build_dir.exists()  # a failed configure leaves nothing behind
