@@ -261,6 +261,7 @@ def reuse_tree(dest: Path, tarball: Path, digest: str, version: str, runner: Run
             f"requested      sha256 {digest}",
             hint=f"delete {dest} to unpack {tarball.name} again (export your series first)",
         )
+    ensure_release_tag(Git(dest, runner, STEP), version, state.source["base"])
     runner.say(f"fetch: QEMU {version} already unpacked at {dest}")
     return QemuTree(
         path=dest, kind="tarball", version=version, base=state.source["base"], origin=str(tarball)
@@ -292,6 +293,7 @@ def make_repository(top: Path, tarball_name: str, version: str, runner: Runner) 
     git.run("init", "--quiet", f"--initial-branch={BASE_BRANCH}")
     git.run("add", "-A", "-f")
     git.run("commit", "--quiet", "--no-verify", "-m", f"QEMU {version} ({tarball_name})", env=fixed)
+    ensure_release_tag(git, version, "HEAD")
     meson = top / "pc-bios" / "meson.build"
     text = meson.read_text(encoding="utf-8") if meson.is_file() else ""
     has_blobs = any((top / "pc-bios").glob("edk2-*.fd.bz2"))
@@ -299,6 +301,18 @@ def make_repository(top: Path, tarball_name: str, version: str, runner: Runner) 
         meson.write_text(text.replace(EDK2_LINE_OLD, EDK2_LINE_NEW, 1), encoding="utf-8")
         git.run("commit", "--quiet", "--no-verify", "-a", "-m", PREP_MESSAGE, env=fixed)
     return git.out("rev-parse", "HEAD")
+
+
+def ensure_release_tag(git: Git, version: str, base: str) -> None:
+    """Tag the tarball commit ``v<version>``: QEMU's scripts/qemu-version.sh runs
+    ``git describe --match 'v*'``, which otherwise prints a git error on every build;
+    with the tag, builds identify themselves as e.g. ``v10.2.2-6-g<sha>``."""
+    kind = git.run("cat-file", "-t", f"refs/tags/v{version}", check=False).stdout.strip()
+    if kind == "tag":
+        return
+    root = git.out("rev-list", "--max-parents=0", base).split()[0]
+    fixed = {"GIT_COMMITTER_DATE": FIXED_DATE}  # annotated (describe needs it), deterministic
+    git.run("tag", "-f", "-a", "-m", f"QEMU {version}", f"v{version}", root, env=fixed)
 
 
 def identity_for(tree: QemuTree) -> tuple[str, str] | None:

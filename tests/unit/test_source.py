@@ -42,10 +42,12 @@ def test_tarball_becomes_git_repo_with_deterministic_base(
     diff = git(tree.path, "show", "--format=", "HEAD")
     assert "-if unpack_edk2_blobs\n+if unpack_edk2_blobs and false\n" in diff
     assert git(tree.path, "status", "--porcelain") == ""
+    assert git(tree.path, "describe", "--match", "v*", "HEAD").strip().startswith("v10.2.2-1-g")
     # a second workdir gets the very same commits (same SHA on every machine)
     other = Workdir(tmp_path / "other-repo")
     tree2 = prepare(str(tarball), other, runner, sha256=sha256_of(tarball))
     assert tree2.base == tree.base
+    assert git(tree2.path, "rev-parse", "v10.2.2") == git(tree.path, "rev-parse", "v10.2.2")
 
 
 def test_tree_without_blob_step_gets_no_prep_commit(
