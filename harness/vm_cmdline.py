@@ -38,6 +38,8 @@ class VMConfig:
     qemu_bin: Path
     machine: str = "pc"
     accel: str = "tcg"
+    # Added to -accel, e.g. ("tb-size=4",) to bound TCG's translation buffer.
+    accel_opts: tuple[str, ...] = ()
     bios: Path | None = None
     memory: str = "256M"
     fw_cfg: tuple[FwCfgBlob, ...] = ()
@@ -69,7 +71,7 @@ def build_args(cfg: VMConfig, qmp_fd: int, serial_fd: int, optionrom: Path | Non
         "-machine",
         machine,
         "-accel",
-        cfg.accel,
+        ",".join((cfg.accel, *cfg.accel_opts)),
         "-nodefaults",
         "-display",
         "none",

@@ -69,3 +69,9 @@ def test_kvm_flavour_from_sys_module(tmp_path: Path) -> None:
     assert c.kvm_flavour(str(tmp_path)) == "intel"
     (tmp_path / "kvm_pvm").mkdir()
     assert c.kvm_flavour(str(tmp_path)) == "pvm"
+
+
+def test_accel_options_join_the_accelerator() -> None:
+    cfg = c.VMConfig(qemu_bin=Path("/q"), accel="tcg", accel_opts=("tb-size=4",))
+    args = c.build_args(cfg, 3, 4, None)
+    assert args[args.index("-accel") + 1] == "tcg,tb-size=4"
