@@ -1,0 +1,60 @@
+"""Leaks: 1,000 back-to-back update cycles in one QEMU process keep its RSS flat.
+
+Each cycle arms an update to the other of two 128 KiB agent images placed
+in guest RAM, resets (cf9, kbd, triple fault and QMP in turn) and checks
+that the other image booted. QEMU's resident set size (VmRSS) after the
+first ten cycles and after the last must be within RSS_SLACK of each other.
+Run with --hostile-long (make check-vmfwupdate SLOW=1).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from vmfw_flows import KIB, MIB, RESET_METHODS, Boot, check_banner, reset
+
+from harness.vm_model import BIOS_ADDR
+
+CYCLES = 1000
+WARMUP = 10
+RSS_SLACK = 4 * MIB
+SIZE = 128 * KIB
+ADDRS = {"leak-a": 0x1000000, "leak-b": 0x1100000}
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS in /proc/{pid}/status")
+
+
+def test_update_cycles_do_not_leak(boot: Boot, pytestconfig: pytest.Config, accel: str) -> None:
+    if not pytestconfig.getoption("--hostile-long"):
+        pytest.skip(f"{CYCLES} update cycles: run with --hostile-long (make ... SLOW=1)")
+    if accel != "tcg":
+        pytest.skip("KVM here is PVM: 1,000 firmware boots would take far too long; TCG covers it")
+    images = {ident: boot.image(SIZE, ident) for ident in ADDRS}
+    blobs = {f"opt/vmfwtest/{i}": p for i, p in images.items()}
+    # A 2 MiB translation buffer: TCG's code cache (1 GiB by default) fills page by
+    # page as each new firmware is translated, which is growth but not a leak.
+    b = boot(size=SIZE, identity="leak-a", blobs=blobs, accel_opts=("tb-size=2",))
+    for ident, addr in ADDRS.items():
+        b.agent.load(f"opt/vmfwtest/{ident}", addr)
+    running = "leak-a"
+    after_warmup = 0
+    for cycle in range(CYCLES):
+        target = "leak-b" if running == "leak-a" else "leak-a"
+        b.agent.writeq(BIOS_ADDR, ADDRS[target])
+        check_banner(reset(b.vm, RESET_METHODS[cycle % len(RESET_METHODS)]), images[target], target)
+        running = target
+        if cycle + 1 == WARMUP:
+            after_warmup = rss_bytes(b.vm.pid)
+    final = rss_bytes(b.vm.pid)
+    growth = final - after_warmup
+    print(
+        f"leak: RSS after {WARMUP} cycles {after_warmup / MIB:.1f} MiB, after {CYCLES} "
+        f"{final / MIB:.1f} MiB, growth {growth / MIB:+.2f} MiB"
+    )
+    assert growth <= RSS_SLACK, f"RSS grew {growth / MIB:.1f} MiB over {CYCLES} update cycles"
