@@ -15,6 +15,7 @@ help:
 	@echo "make fetch|apply|export|build|build-asan|checkpatch   single steps"
 	@echo "make lint              ruff check + format check"
 	@echo "variables: QEMU_SRC=<checkout|tarball|URL>  V=1 (verbose)"
+	@echo "           SLOW=1 (long reliability runs)  ASAN=1 (asan build profile)"
 
 setup:
 	bash scripts/setup
@@ -23,7 +24,7 @@ $(PYTHON):
 	@echo "no virtual environment in $(VENV): run 'make setup' first" >&2; exit 1
 
 check-vmfwupdate check: | $(PYTHON)
-	$(CLI) check
+	$(CLI) check $(if $(SLOW),--long) $(if $(ASAN),--asan)
 
 unit: | $(PYTHON)
 	$(PYTHON) -m pytest tests/unit

@@ -225,7 +225,7 @@ def check(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
                     workdir,
                     "functional",
                     "tests/functional",
-                    ["--qemu-bin", str(built.qemu)],
+                    ["--qemu-bin", str(built.qemu), *(["--hostile-long"] if args.long else [])],
                 )
             )
     else:
