@@ -1,4 +1,4 @@
-"""Command line: ``vmfwupdate [-v] {fetch,apply,export,build,checkpatch,check}``."""
+"""Command line: ``vmfwupdate [-v] {fetch,apply,export,build,checkpatch,check,run,test}``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness import build, checkpatch, pipeline, series, source
+from harness import build, checkpatch, devloop, pipeline, series, source
 from harness.errors import HarnessError
 from harness.run import Runner
 from harness.workdir import Workdir
@@ -108,12 +108,28 @@ def make_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also the long reliability runs (10,000 hostile-guest operations, leak check)",
     )
+
+    p = sub.add_parser("run", help="rebuild, boot the agent (or --image) with the console here")
+    add_common(p, top=False)
+    add_source(p)
+    add_build(p)
+    devloop.add_run_options(p)
+
+    p = sub.add_parser("test", help="rebuild what changed, run the functional tests matching -k")
+    add_common(p, top=False)
+    add_source(p)
+    add_build(p)
+    devloop.add_test_options(p)
     return parser
 
 
 def dispatch(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
     if args.command == "check":
         return pipeline.check(args, workdir, runner)
+    if args.command == "run":
+        return devloop.run(args, workdir, runner)
+    if args.command == "test":
+        return devloop.test(args, workdir, runner)
     spec = source.resolve_spec(args.qemu_src, workdir)
     tree = source.prepare(spec, workdir, runner, sha256=args.sha256)
     if args.command == "fetch":
