@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 CLI    := $(strip $(PYTHON) -m harness $(if $(V),-v))
 
 .PHONY: help setup check-vmfwupdate check unit functional fetch apply export build \
-        build-asan checkpatch lint format clean
+        build-asan checkpatch lint format clean bench
 
 help:
 	@echo "make setup             install Debian packages and the .venv (idempotent)"
@@ -14,6 +14,7 @@ help:
 	@echo "make unit              unit tests only"
 	@echo "make fetch|apply|export|build|build-asan|checkpatch   single steps"
 	@echo "make lint              ruff check + format check"
+	@echo "make bench             benchmarks -> README table + bench/results/ (~12 min)"
 	@echo "variables: QEMU_SRC=<checkout|tarball|URL>  V=1 (verbose)"
 	@echo "           SLOW=1 (long reliability runs)  ASAN=1 (asan build profile)"
 
@@ -39,11 +40,15 @@ build-asan: | $(PYTHON)
 	$(CLI) build --profile asan
 
 lint: | $(PYTHON)
-	$(VENV)/bin/ruff check harness tests scripts
-	$(VENV)/bin/ruff format --check harness tests
+	$(VENV)/bin/ruff check harness tests scripts bench
+	$(VENV)/bin/ruff format --check harness tests bench
 
 format: | $(PYTHON)
-	$(VENV)/bin/ruff format harness tests
+	$(VENV)/bin/ruff format harness tests bench
 
 clean:
 	rm -rf .work/build .work/logs
+
+bench: | $(PYTHON)
+	$(PYTHON) -c "import matplotlib" 2>/dev/null || $(VENV)/bin/pip install -q -e ".[bench]"
+	$(PYTHON) -m bench.run
