@@ -1,0 +1,1 @@
+"""Benchmarks of the toolkit (``make bench``); see bench/README.md."""

@@ -1,0 +1,28 @@
+"""The per-test overhead check in this toolkit's pytest harness (harness.vm).
+
+Run by bench/qmp_overhead.py with BENCH_QEMU and BENCH_BIOS set. Same check as
+bench/qemu_test_check.py: start pc paused with the vmfwupdate device, ask QMP
+for its type and realized.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from harness.vm import VM
+from harness.vm_cmdline import VMConfig
+
+
+def test_device_over_qmp(tmp_path: Path) -> None:
+    cfg = VMConfig(
+        qemu_bin=Path(os.environ["BENCH_QEMU"]),
+        bios=Path(os.environ["BENCH_BIOS"]),
+        devices=("vmfwupdate,id=fwu",),
+        extra_args=("-S",),
+    )
+    with VM(cfg, tmp_path / "vm") as vm:
+        vm.launch()
+        path = "/machine/peripheral/fwu"
+        assert vm.qmp.cmd("qom-get", {"path": path, "property": "type"}) == "vmfwupdate"
+        assert vm.qmp.cmd("qom-get", {"path": path, "property": "realized"}) is True
