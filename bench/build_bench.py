@@ -14,10 +14,9 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from bench.stats import Figure
+from bench.stats import Figure, timed_command
 
 LOOP_TEST = "test_update_applied_on_reset and pc and cf9"
 EDITED = Path("hw/misc/vmfwupdate.c")
@@ -30,16 +29,7 @@ def other_builds() -> str:
 
 
 def cli(repo: Path, *args: str, env: dict[str, str] | None = None) -> float:
-    cmd = [sys.executable, "-m", "harness", *args]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"`{' '.join(cmd)}` failed with exit {proc.returncode}:\n"
-            f"{(proc.stdout + proc.stderr)[-3000:]}"
-        )
-    return seconds
+    return timed_command([sys.executable, "-m", "harness", *args], repo, env)
 
 
 def fresh_build(repo: Path, work: Path, name: str, env: dict[str, str]) -> float:

@@ -7,27 +7,13 @@ alternating, on the same QEMU binary and the same -bios image.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from bench.stats import Figure
+from bench.stats import Figure, timed_command
 from harness.payloads import build_agent
 
 HERE = Path(__file__).resolve().parent
-
-
-def timed_run(cmd: list[str], env: dict[str, str], cwd: Path) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"benchmark check failed ({' '.join(cmd)}), exit {proc.returncode}:\n"
-            f"{(proc.stdout + proc.stderr)[-3000:]}"
-        )
-    return seconds
 
 
 def run(qemu: Path, qemu_src: Path, repo: Path, work: Path, reps: int) -> list[Figure]:
@@ -47,7 +33,7 @@ def run(qemu: Path, qemu_src: Path, repo: Path, work: Path, reps: int) -> list[F
     )
     qemu_cmd = [sys.executable, str(HERE / "qemu_test_check.py")]
     for _ in range(reps):
-        ours.samples.append(timed_run(pytest_cmd, env, repo))
-        theirs.samples.append(timed_run(qemu_cmd, qemu_env, work))
+        ours.samples.append(timed_command(pytest_cmd, repo, env))
+        theirs.samples.append(timed_command(qemu_cmd, work, qemu_env))
     ours.note = theirs.note = "one process per run: interpreter start, launch, 2 qom-get, quit"
     return [ours, theirs]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import statistics
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 
 @dataclass
@@ -45,3 +47,19 @@ def human(seconds: float) -> str:
     if seconds < 1.0:
         return f"{seconds * 1e3:.1f} ms"
     return f"{seconds:.1f} s"
+
+
+def timed_command(cmd: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> float:
+    """Run `cmd` to completion; its wall time in seconds. A failure raises with its output."""
+    start = time.perf_counter()
+    proc = subprocess.run(
+        cmd, cwd=cwd, env=dict(env) if env is not None else None,
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"benchmark command failed with exit {proc.returncode}: {' '.join(cmd)}\n"
+            f"{(proc.stdout + proc.stderr)[-3000:]}"
+        )
+    return seconds
