@@ -88,7 +88,7 @@ def test_loadvm_does_not_apply_pending_update(boot: Boot, snap_boot: Booted) -> 
     check_banner(reset(b.vm, "cf9"), stage2, "stage2")
 
 
-@pytest.mark.core
+# TCG only: the KVM run (slow PVM here) keeps to the core check above.
 def test_loadvm_restores_saved_state(boot: Boot, snap_boot: Booted) -> None:
     b = snap_boot
     stage1 = b.image.read_bytes()
