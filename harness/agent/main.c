@@ -575,6 +575,7 @@ void agent_main(void)
 {
 	uint32_t len = 0;
 	int overflow = 0;
+	int nul = 0;
 	int c;
 
 	serial_init();
@@ -589,12 +590,18 @@ void agent_main(void)
 		if (c == '\r' || c == '\n') {
 			if (overflow) {
 				reply_err("line-too-long", NULL);
+			} else if (nul) {
+				/* A NUL would end the line early as a C string. */
+				reply_err("bad-argument", "nul-byte");
 			} else if (len) {
 				line[len] = '\0';
 				run_line(line);
 			}
 			len = 0;
 			overflow = 0;
+			nul = 0;
+		} else if (c == '\0') {
+			nul = 1;
 		} else if (len < LINE_MAX) {
 			line[len++] = (char)c;
 		} else {

@@ -35,12 +35,6 @@ def test_malformed_commands_get_errors(boot: Boot) -> None:
     assert a.info().identity == "stage1"
 
 
-@pytest.mark.xfail(
-    reason="agent bug: a NUL byte ends the line as a C string, so '\\0bogus' is taken "
-    "for an empty line and gets no reply (harness/agent/main.c, run_line)",
-    raises=AssertionError,
-    strict=False,
-)
 @pytest.mark.core
 def test_nul_byte_gets_error(boot: Boot) -> None:
     b = boot()
