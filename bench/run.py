@@ -1,8 +1,8 @@
 """``make bench``: every benchmark in one run, then JSON, plots and the README table.
 
-Environment knobs (defaults keep the run near 10 minutes on 2 cores):
+Environment knobs (defaults: 155 s on the idle 2-core machine):
   BENCH_REPS=N        repetitions of the short figures (default 5)
-  BENCH_BUILD_REPS=N  ccache-warm fresh builds (default 1: ~4 min each)
+  BENCH_BUILD_REPS=N  ccache-warm fresh builds (default 1: 82 s each, ccache-warm)
   BENCH_COLD=N        cold builds without ccache (default 0: ~40 min each on 2 cores)
   BENCH_ONLY=a,b      only these groups: build, per-test, reset, suite
 """
