@@ -14,7 +14,7 @@ help:
 	@echo "make unit              unit tests only"
 	@echo "make fetch|apply|export|build|build-asan|checkpatch   single steps"
 	@echo "make lint              ruff check + format check"
-	@echo "make bench             benchmarks -> README table + bench/results/ (~12 min)"
+	@echo "make bench             benchmarks -> README table + bench/results/ (~3 min)"
 	@echo "variables: QEMU_SRC=<checkout|tarball|URL>  V=1 (verbose)"
 	@echo "           SLOW=1 (long reliability runs)  ASAN=1 (asan build profile)"
 
