@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness import build, checkpatch, devloop, pipeline, series, source
+from harness import build, checkpatch, devloop, pipeline, rebase_survey, series, source
 from harness.errors import HarnessError
 from harness.run import Runner
 from harness.workdir import Workdir
@@ -90,6 +90,15 @@ def make_parser() -> argparse.ArgumentParser:
     add_source(p)
     add_build(p)
 
+    p = sub.add_parser(
+        "rebase-check", help="report how each patch applies to another QEMU base (--qemu-src)"
+    )
+    add_common(p, top=False)
+    add_source(p)
+    p.add_argument(
+        "--base", metavar="REV", help="commit to try the series on (default: the tree's base)"
+    )
+
     p = sub.add_parser("checkpatch", help="run the tree's scripts/checkpatch.pl on patches/")
     add_common(p, top=False)
     add_source(p)
@@ -155,6 +164,10 @@ def dispatch(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
             jobs=args.jobs,
         )
         print(result.qemu)
+    elif args.command == "rebase-check":
+        result = rebase_survey.survey(tree, workdir.patches, runner, args.base)
+        print(rebase_survey.render(result, f"QEMU {tree.version} ({tree.path})"))
+        return 0 if result.clean else 1
     elif args.command == "checkpatch":
         return checkpatch.run(tree, workdir.patches, runner)
     return 0
