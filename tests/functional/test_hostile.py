@@ -142,10 +142,13 @@ def drive(boot: Boot, tmp_path: Path, seed: int, count: int) -> Run:
             )
         run.done += 1
     took = time.monotonic() - start
-    print(
+    summary = (
         f"hostile: seed {seed}: {run.done} operations, {run.resets} resets, "
         f"{run.rejected_writes} refused writes, {took:.1f} s"
     )
+    print(summary)
+    # kept beside the VM's logs, so that a passing run's seed is on record too
+    (b.vm.logs.directory / "hostile-summary.txt").write_text(summary + "\n")
     return run
 
 
