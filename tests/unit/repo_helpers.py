@@ -48,6 +48,15 @@ def write_tree(top: Path, files: dict[str, str]) -> None:
         path.write_text(text, encoding="utf-8")
 
 
+def make_checkout(path: Path) -> Path:
+    """A developer's own QEMU checkout: the fake tree as one commit on ``master``."""
+    write_tree(path, FAKE_FILES)
+    git(path, "init", "-q", "-b", "master")
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "upstream 10.2.2")
+    return path
+
+
 def commit_file(repo: Path, name: str, text: str, message: str, date: str) -> None:
     path = repo / name
     path.parent.mkdir(parents=True, exist_ok=True)

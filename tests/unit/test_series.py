@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from repo_helpers import FAKE_FILES, commit_file, git, make_series, snapshot, write_tree
+from repo_helpers import commit_file, git, make_checkout, make_series, snapshot
 
 from harness import series
 from harness.errors import HarnessError
@@ -178,11 +178,7 @@ def test_own_checkout_branch_never_reset_without_force(
     workdir: Workdir, runner: Runner, tmp_path: Path, owned_tree: QemuTree
 ):
     make_series(owned_tree, workdir.patches)
-    checkout = tmp_path / "my-qemu"
-    write_tree(checkout, FAKE_FILES)
-    git(checkout, "init", "-q", "-b", "master")
-    git(checkout, "add", "-A")
-    git(checkout, "commit", "-q", "-m", "upstream 10.2.2")
+    checkout = make_checkout(tmp_path / "my-qemu")
     git(checkout, "checkout", "-q", "-b", "vmfwupdate")
     commit_file(checkout, "mine.c", "mine\n", "my own work", "2026-02-01T00:00:00Z")
     mine = git(checkout, "rev-parse", "vmfwupdate")
@@ -218,11 +214,7 @@ def test_three_way_conflict_on_own_checkout_is_aborted_cleanly(
     workdir: Workdir, runner: Runner, tmp_path: Path, owned_tree: QemuTree
 ):
     make_series(owned_tree, workdir.patches)
-    checkout = tmp_path / "my-qemu"
-    write_tree(checkout, FAKE_FILES)
-    git(checkout, "init", "-q", "-b", "master")
-    git(checkout, "add", "-A")
-    git(checkout, "commit", "-q", "-m", "upstream 10.2.2")
+    checkout = make_checkout(tmp_path / "my-qemu")
     a_text = (checkout / "hw/misc/a.c").read_text().replace("a7 = 7", "a7 = 77")
     commit_file(checkout, "hw/misc/a.c", a_text, "upstream fix", "2026-02-01T00:00:00Z")
     head = git(checkout, "rev-parse", "HEAD")
