@@ -22,7 +22,7 @@ from pathlib import Path
 from harness.git import Git
 from harness.patchfile import series_files
 from harness.run import Runner
-from harness.series import check_clean, open_tree, resolve_base
+from harness.series import DEFAULT_BRANCH, check_clean, open_tree, resolve_base
 from harness.source import QemuTree
 from harness.treestate import TreeState
 
@@ -35,7 +35,7 @@ REJECTED_FILE = re.compile(r"^Applying patch (\S+) with (\d+) reject", re.M)
 MISSING_FILE = re.compile(
     r"^error: (\S+): (?:No such file or directory|does not exist in index)$", re.M
 )
-FILE_HEADER = re.compile(r"^diff --git a/\S+ b/(\S+)$", re.M)
+FILE_HEADER = re.compile(r"^diff --git a/(\S+) b/(\S+)$", re.M)
 HUNK_HEADER = re.compile(r"^@@ ", re.M)
 SUBJECT = re.compile(r"^Subject: (?:\[[^]]*\] )?(.*)$", re.M)
 
@@ -68,7 +68,7 @@ def hunks_per_file(patch_text: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     for header, following in zip(headers, [*headers[1:], None], strict=True):
         end = following.start() if following else len(patch_text)
-        counts[header.group(1)] = len(HUNK_HEADER.findall(patch_text, header.end(), end))
+        counts[header.group(2)] = len(HUNK_HEADER.findall(patch_text, header.end(), end))
     return counts
 
 
@@ -90,7 +90,7 @@ def survey(tree: QemuTree, patches_dir: Path, runner: Runner, base_rev: str | No
     git = open_tree(tree, runner, STEP)
     check_clean(git, STEP)
     files = series_files(patches_dir)
-    base = resolve_base(git, tree, TreeState.load(git.git_dir()), "", base_rev)
+    base = resolve_base(git, tree, TreeState.load(git.git_dir()), DEFAULT_BRANCH, base_rev)
     original = git.current_branch() or git.out("rev-parse", "HEAD")
     outcomes: list[PatchOutcome] = []
     git.run("checkout", "--quiet", "--detach", base)
@@ -101,7 +101,6 @@ def survey(tree: QemuTree, patches_dir: Path, runner: Runner, base_rev: str | No
     finally:
         git.run("am", "--abort", check=False)
         git.run("reset", "--quiet", "--hard", check=False)
-        git.run("clean", "--quiet", "-f", "-d", check=False)
         git.run("checkout", "--quiet", "--force", original, check=False)
     return Survey(tree.path, base, outcomes)
 
@@ -118,9 +117,16 @@ def land(git: Git, patch: Path) -> PatchOutcome:
     git.run("am", "--abort", check=False)
     proc = git.run("apply", "--reject", patch, check=False)
     rejected = rejected_per_file(proc.stdout + proc.stderr, per_file)
-    for rej in git.path.rglob("*.rej"):
-        rej.unlink()
-    git.run("add", "--all")
+    # Stage and clean up only what the patch touched: the tree may hold the user's own
+    # untracked files, which must neither go into the commit nor be removed.
+    touched = sorted({path for m in FILE_HEADER.finditer(text) for path in m.groups()})
+    for path in touched:
+        (git.path / f"{path}.rej").unlink(missing_ok=True)
+    present = [
+        p for p in touched if (git.path / p).exists() or git.ok("ls-files", "--error-unmatch", p)
+    ]
+    if present:
+        git.run("add", "--all", "--", *present)
     git.run("commit", "--quiet", "--allow-empty", "-m", f"{subject_of(text)} (partly applied)")
     return PatchOutcome(patch.name, CONFLICT, hunks, rejected or {"(whole patch)": hunks})
 

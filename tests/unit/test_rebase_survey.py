@@ -37,6 +37,9 @@ def test_conflict_is_counted_and_later_patches_still_tried(
     a_text = (owned_tree.path / "hw/misc/a.c").read_text().replace("a7 = 7", "a7 = 77")
     commit_file(owned_tree.path, "hw/misc/a.c", a_text, "other base", "2026-02-01T00:00:00+0000")
     other = git(owned_tree.path, "rev-parse", "HEAD").strip()
+    # the developer's own untracked file: not committed by the survey, not removed
+    notes = owned_tree.path / "hw/misc/my-notes.txt"
+    notes.write_text("mine\n")
     before = tree_state(owned_tree)
 
     result = rebase_survey.survey(owned_tree, workdir.patches, runner, other)
@@ -47,6 +50,7 @@ def test_conflict_is_counted_and_later_patches_still_tried(
     assert third.status == APPLIES  # the rename does not depend on 0002
     assert not result.clean
     assert tree_state(owned_tree) == before  # no branch, no .rej file, same HEAD
+    assert notes.read_text() == "mine\n"
     text = rebase_survey.render(result, "test")
     assert "CONFLICT: 1 of 1 hunk(s) rejected: hw/misc/a.c (1)" in text
     assert "1 of 3 patch(es) need a rebase" in text
