@@ -82,6 +82,8 @@ def describe_status(status: int | None) -> str:
 
 # Lines ASan, UBSan and LSan print when they find something (asan build profile).
 LSAN_SUPPRESSIONS = Path(__file__).with_name("lsan-suppressions.txt")
+# Suppressions match QEMU frames, so malloc stacks need the full unwinder.
+ASAN_OPTIONS = "fast_unwind_on_malloc=0"
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
 
 
@@ -159,9 +161,8 @@ class VM:
         self.logs.cmdline.write_text(shlex.join(self.args) + "\n", encoding="utf-8")
         env = dict(os.environ)
         # Known upstream leaks outside the device (asan builds only; see the file).
-        # Suppressions match QEMU frames, so malloc stacks need the full unwinder.
         env.setdefault("LSAN_OPTIONS", f"suppressions={LSAN_SUPPRESSIONS}")
-        env.setdefault("ASAN_OPTIONS", "fast_unwind_on_malloc=0")
+        env.setdefault("ASAN_OPTIONS", ASAN_OPTIONS)
         env.update(self.cfg.env)
         with self.logs.stderr.open("wb") as err:
             try:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from vmfw_flows import KIB, MIB, RESET_METHODS, Boot, check_banner, reset
 
+from harness.vm import ASAN_OPTIONS
 from harness.vm_model import BIOS_ADDR
 
 CYCLES = 1000
@@ -30,21 +31,21 @@ def rss_bytes(pid: int) -> int:
     raise AssertionError(f"no VmRSS in /proc/{pid}/status")
 
 
-def test_update_cycles_do_not_leak(
-    boot: Boot, pytestconfig: pytest.Config, accel: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_update_cycles_do_not_leak(boot: Boot, pytestconfig: pytest.Config, accel: str) -> None:
     if not pytestconfig.getoption("--hostile-long"):
         pytest.skip(f"{CYCLES} update cycles: run with --hostile-long (make ... SLOW=1)")
     if accel != "tcg":
         pytest.skip("KVM here is PVM: 1,000 firmware boots would take far too long; TCG covers it")
-    # On an asan build freed memory waits in ASan's quarantine (256 MiB) before reuse, which
-    # is RSS growth but not a leak: measure without it. LeakSanitizer still runs at exit.
-    monkeypatch.setenv("ASAN_OPTIONS", "fast_unwind_on_malloc=0:quarantine_size_mb=0")
     images = {ident: boot.image(SIZE, ident) for ident in ADDRS}
     blobs = {f"opt/vmfwtest/{i}": p for i, p in images.items()}
     # A 2 MiB translation buffer: TCG's code cache (1 GiB by default) fills page by
     # page as each new firmware is translated, which is growth but not a leak.
-    b = boot(size=SIZE, identity="leak-a", blobs=blobs, accel_opts=("tb-size=2",))
+    # On an asan build freed memory waits in ASan's quarantine (256 MiB) before reuse, which
+    # is RSS growth but not a leak: measure without it. LeakSanitizer still runs at exit.
+    no_quarantine = {"ASAN_OPTIONS": f"{ASAN_OPTIONS}:quarantine_size_mb=0"}
+    b = boot(
+        size=SIZE, identity="leak-a", blobs=blobs, accel_opts=("tb-size=2",), env=no_quarantine
+    )
     for ident, addr in ADDRS.items():
         b.agent.load(f"opt/vmfwtest/{ident}", addr)
     running = "leak-a"
