@@ -8,6 +8,7 @@ device, and a reset boots the old firmware (nothing valid was armed).
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from vmfw_flows import KIB, LOAD_ADDR, Boot, assert_alive, device_model, reset, stage_update
@@ -153,3 +154,31 @@ def test_partial_and_oversized_writes(boot: Boot) -> None:
     assert_alive(b.vm)
     write_value(a, BIOS_ADDR, 0)
     assert reset(b.vm, "triple").identity == "stage1"
+
+
+LOADER_ADDR = 0x2000000  # in RAM, well above LOAD_ADDR + REGION
+
+
+@pytest.mark.core
+def test_range_over_loader_blob(boot: Boot, tmp_path: Path) -> None:
+    """-device loader writes its blob back at every reset: a range over it is rejected."""
+    blob = tmp_path / "loader.bin"
+    blob.write_bytes(bytes(range(256)) * (GRANULE // 256))
+    b = boot(
+        size=REGION,
+        extra_args=("-device", f"loader,file={blob},addr={LOADER_ADDR:#x},force-raw=on"),
+    )
+    a = b.agent
+    enable_traces(b.vm)
+    # Ranges that start at the blob, end in it, or start in it.
+    for addr in (LOADER_ADDR, LOADER_ADDR - REGION + 1, LOADER_ADDR + GRANULE - 1):
+        write_value(a, BIOS_ADDR, addr)
+        assert a.readq(BIOS_ADDR) == 0, f"range at {addr:#x} over the loader blob accepted"
+    logged = rejection_lines(b.vm.stderr_text())
+    assert any("loader" in line for line in logged), logged
+    # Right before and right after the blob are plain RAM.
+    for addr in (LOADER_ADDR - REGION, LOADER_ADDR + GRANULE):
+        write_value(a, BIOS_ADDR, addr)
+        assert a.readq(BIOS_ADDR) == addr, f"range at {addr:#x} next to the blob rejected"
+    write_value(a, BIOS_ADDR, 0)
+    assert_alive(b.vm)

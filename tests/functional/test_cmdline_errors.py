@@ -131,3 +131,25 @@ def test_fw_cfg_file_slots_exhausted(vms: VMFactory, boot: Boot, machine: str, a
         accel,
         r"vmfwupdate|x-file-slots",
     )
+
+
+@pytest.mark.core
+@pytest.mark.usefixtures("device_present")
+def test_confidential_guest(vms: VMFactory, boot: Boot, machine: str, accel: str) -> None:
+    if accel == "kvm":
+        pytest.skip(
+            "under KVM, SEV's own set-up refuses the machine before any device exists "
+            "(no SEV hardware here); TCG reaches the device's realize"
+        )
+    expect_refusal(
+        vms,
+        {
+            "bios": boot.image(256 * KIB, "stage1"),
+            "devices": ("vmfwupdate",),
+            "machine_opts": ("confidential-guest-support=cgs0",),
+            "extra_args": ("-object", "sev-guest,id=cgs0,cbitpos=47,reduced-phys-bits=1"),
+        },
+        machine,
+        accel,
+        r"vmfwupdate device cannot be used with a confidential guest",
+    )
