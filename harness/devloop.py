@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness import build, source
+from harness import build, parallel, source
 from harness.errors import HarnessError
 from harness.payloads import build_agent
 from harness.run import Runner
@@ -127,6 +127,7 @@ def test(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
         cmd += ["-m", args.marker]
     if args.accel != "all":
         cmd += ["--accel", args.accel]
+    cmd += parallel.pytest_args(args.test_jobs)
     cmd += list(args.pytest_args)
     runner.say(f"+ {shlex.join(cmd)}")
     return subprocess.call(cmd, cwd=workdir.repo)
@@ -180,4 +181,5 @@ def add_test_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-k", dest="keyword", help="pytest -k expression selecting tests")
     parser.add_argument("-m", dest="marker", help="pytest -m marker expression, e.g. quick")
     parser.add_argument("--accel", choices=("tcg", "kvm", "all"), default="tcg", help="default tcg")
+    parallel.add_workers_option(parser)
     parser.add_argument("pytest_args", nargs="*", help="after --: more pytest arguments")
