@@ -74,4 +74,23 @@ entry32:
 	hlt
 	jmp	1b
 
+	/* PIC interrupts (idle.c): end of interrupt, nothing else; the waiting
+	 * code reads the UART itself once hlt returns. */
+	.globl irq_master
+irq_master:
+	pushl	%eax
+	movb	$0x20, %al
+	outb	%al, $0x20
+	popl	%eax
+	iretl
+
+	.globl irq_slave
+irq_slave:
+	pushl	%eax
+	movb	$0x20, %al
+	outb	%al, $0xa0
+	outb	%al, $0x20
+	popl	%eax
+	iretl
+
 	.section .note.GNU-stack, "", @progbits
