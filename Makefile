@@ -48,7 +48,7 @@ format: | $(PYTHON)
 	$(VENV)/bin/ruff format harness tests bench
 
 clean:
-	rm -rf .work/build .work/logs
+	rm -rf .work/build .work/logs .work/payloads
 
 bench: | $(PYTHON)
 	$(PYTHON) -c "import matplotlib" 2>/dev/null || $(VENV)/bin/pip install -q -e ".[bench]"
