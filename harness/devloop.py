@@ -120,17 +120,28 @@ def run(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
 def test(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
     """``vmfwupdate test -k PATTERN``: rebuild what changed, run the matching tests."""
     qemu = up_to_date_qemu(args, workdir, runner)
-    cmd = [sys.executable, "-m", "pytest", "tests/functional", "--qemu-bin", str(qemu)]
-    if args.keyword:
-        cmd += ["-k", args.keyword]
-    if args.marker:
-        cmd += ["-m", args.marker]
-    if args.accel != "all":
-        cmd += ["--accel", args.accel]
-    cmd += parallel.pytest_args(args.test_jobs)
-    cmd += list(args.pytest_args)
+    cmd = pytest_command(args, qemu)
     runner.say(f"+ {shlex.join(cmd)}")
     return subprocess.call(cmd, cwd=workdir.repo)
+
+
+def pytest_command(args: argparse.Namespace, qemu: Path) -> list[str]:
+    """The pytest run of ``vmfwupdate test``: selection, accelerator, workers."""
+    base = [sys.executable, "-m", "pytest", "tests/functional", "--qemu-bin", str(qemu)]
+    selection: list[str] = []
+    if args.keyword:
+        selection += ["-k", args.keyword]
+    if args.marker:
+        selection += ["-m", args.marker]
+    if args.accel != "all":
+        selection += ["--accel", args.accel]
+    selection += list(args.pytest_args)  # last: `-- -n 3` overrides the workers chosen here
+    workers = args.test_jobs
+    if workers is None and args.keyword:
+        # -k narrows the run to the test(s) of the edit loop: starting workers (~2 s here)
+        # would cost more than they save. -n N spreads a large -k selection.
+        workers = 1
+    return [*base, *parallel.pytest_args(workers), *selection]
 
 
 def fw_cfg_pair(text: str) -> tuple[str, Path]:

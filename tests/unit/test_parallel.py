@@ -10,6 +10,7 @@ import pytest
 
 from harness import parallel, pipeline
 from harness.cli import make_parser
+from harness.devloop import pytest_command
 
 TESTS = """
 import pytest
@@ -41,6 +42,19 @@ def test_pytest_args() -> None:
     assert parallel.pytest_args(2) == ["-n", "2", "--dist", "worksteal"]
     default = parallel.pytest_args(None)
     assert default == ([] if parallel.cpus() == 1 else parallel.pytest_args(parallel.cpus()))
+
+
+def test_test_command_workers() -> None:
+    """The whole suite or a marker runs on all CPUs; -k (the edit loop) in one process,
+    unless -n says otherwise; pytest arguments after -- come last and win."""
+    parser = make_parser()
+    qemu = Path("/b/qemu-system-x86_64")
+    everything = pytest_command(parser.parse_args(["test", "-m", "quick"]), qemu)
+    assert everything[6:] == [*parallel.pytest_args(None), "-m", "quick", "--accel", "tcg"]
+    loop = pytest_command(parser.parse_args(["test", "-k", "cf9", "--", "-x"]), qemu)
+    assert loop[6:] == ["-k", "cf9", "--accel", "tcg", "-x"]
+    spread = pytest_command(parser.parse_args(["test", "-k", "tcg", "-n", "2"]), qemu)
+    assert spread[6:] == ["-n", "2", "--dist", "worksteal", "-k", "tcg", "--accel", "tcg"]
 
 
 def test_parallel_junit_counts_every_test_once(tmp_path: Path) -> None:
