@@ -17,15 +17,22 @@ from harness.vm import VM
 from harness.vm_cmdline import VMConfig
 
 
+@pytest.fixture(scope="module")
+def log_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One directory for the VM logs of all checks, like the functional suite's --vm-log-dir
+    (tmp_path per test would add pytest's numbered-directory search, O(tests), to each)."""
+    return tmp_path_factory.mktemp("vms")
+
+
 @pytest.mark.parametrize("rep", range(int(os.environ.get("BENCH_N", "1"))))
-def test_device_over_qmp(tmp_path: Path, rep: int) -> None:
+def test_device_over_qmp(log_root: Path, rep: int) -> None:
     cfg = VMConfig(
         qemu_bin=Path(os.environ["BENCH_QEMU"]),
         bios=Path(os.environ["BENCH_BIOS"]),
         devices=("vmfwupdate,id=fwu",),
         extra_args=("-S",),
     )
-    with VM(cfg, tmp_path / "vm") as vm:
+    with VM(cfg, log_root / f"vm{rep}") as vm:
         vm.launch()
         path = "/machine/peripheral/fwu"
         assert vm.qmp.cmd("qom-get", {"path": path, "property": "type"}) == "vmfwupdate"
