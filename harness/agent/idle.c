@@ -2,8 +2,8 @@
  * Idle without burning the host's CPU: the agent waits for COM1 input with
  * hlt and is woken by the UART's receive interrupt (IRQ 4 on the 8259 PIC).
  *
- * Interrupts are enabled only inside idle_wait() ("sti; hlt" cannot lose a
- * wake-up: sti takes effect after hlt has started). The IDT holds only the
+ * Interrupts are enabled only inside idle_wait() in entry.S ("sti; hlt"
+ * cannot lose a wake-up: sti takes effect after hlt has started). The IDT holds only the
  * 16 PIC vectors; the exception vectors stay not present, so an exception
  * still ends in a triple fault and a reset, as with no IDT at all.
  */
@@ -33,7 +33,7 @@ struct idt_gate {
 
 static struct idt_gate idt[PIC2_VECTOR + PIC_IRQS];
 
-/* entry.S: send the end of interrupt to the PIC(s), iret. */
+/* entry.S: end of interrupt to the PIC(s), then back to idle_wait()'s caller. */
 extern void irq_master(void);
 extern void irq_slave(void);
 
@@ -89,9 +89,4 @@ void idle_init(void)
 	outb(PIC1_DATA, (uint8_t)~(1u << IRQ_COM1));
 	outb(PIC2_DATA, 0xff);
 	lapic_disable();
-}
-
-void idle_wait(void)
-{
-	__asm__ volatile("sti\n\thlt\n\tcli" : : : "memory");
 }

@@ -3,6 +3,6 @@
 #define AGENT_IDLE_H
 
 void idle_init(void);   /* IDT for the PIC vectors, PIC remapped, only IRQ 4 unmasked */
-void idle_wait(void);   /* sti; hlt; cli: returns after the next interrupt */
+void idle_wait(void);   /* entry.S: sti; hlt; returns with IF clear after the next interrupt */
 
 #endif
