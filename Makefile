@@ -17,6 +17,7 @@ help:
 	@echo "make bench             benchmarks -> README table + bench/results/ (~3 min)"
 	@echo "variables: QEMU_SRC=<checkout|tarball|URL>  V=1 (verbose)"
 	@echo "           SLOW=1 (long reliability runs)  ASAN=1 (asan build profile)"
+	@echo "           SERIAL=1 (functional tests in one process, not one worker per CPU)"
 
 setup:
 	bash scripts/setup
@@ -25,13 +26,13 @@ $(PYTHON):
 	@echo "no virtual environment in $(VENV): run 'make setup' first" >&2; exit 1
 
 check-vmfwupdate check: | $(PYTHON)
-	$(CLI) check $(if $(SLOW),--long) $(if $(ASAN),--asan)
+	$(CLI) check $(if $(SLOW),--long) $(if $(ASAN),--asan) $(if $(SERIAL),--serial)
 
 unit: | $(PYTHON)
 	$(PYTHON) -m pytest tests/unit
 
 functional: | $(PYTHON)
-	$(PYTHON) -m pytest tests/functional --qemu-bin .work/build/default/qemu-system-x86_64
+	$(CLI) test --no-build --accel all $(if $(SERIAL),--serial)
 
 fetch apply export build checkpatch: | $(PYTHON)
 	$(CLI) $@
@@ -47,7 +48,7 @@ format: | $(PYTHON)
 	$(VENV)/bin/ruff format harness tests bench
 
 clean:
-	rm -rf .work/build .work/logs
+	rm -rf .work/build .work/logs .work/payloads
 
 bench: | $(PYTHON)
 	$(PYTHON) -c "import matplotlib" 2>/dev/null || $(VENV)/bin/pip install -q -e ".[bench]"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.stats import Figure, timed_command
@@ -16,24 +17,46 @@ from harness.payloads import build_agent
 HERE = Path(__file__).resolve().parent
 
 
-def run(qemu: Path, qemu_src: Path, repo: Path, work: Path, reps: int) -> list[Figure]:
+@dataclass(frozen=True)
+class Check:
+    """One framework's run of the check: BENCH_N tests of it in one process."""
+
+    argv: list[str]
+    cwd: Path
+    env: dict[str, str]
+
+    def seconds(self, tests: int = 1) -> float:
+        return timed_command(self.argv, self.cwd, {**self.env, "BENCH_N": str(tests)})
+
+
+def checks(qemu: Path, qemu_src: Path, repo: Path, work: Path) -> tuple[Check, Check]:
+    """(ours, qemu_test's) check on `qemu` with the 64 KiB agent as -bios, each run once.
+
+    Both run as Python normally does, writing and reusing bytecode: an inherited
+    PYTHONDONTWRITEBYTECODE would make every run compile both frameworks' sources again.
+    The warm-up run leaves those caches in place."""
     bios = build_agent(64 * 1024, "bench", work / "images")
     env = dict(os.environ, BENCH_QEMU=str(qemu), BENCH_BIOS=str(bios))
-    ours = Figure("per-test", "pytest harness (harness.vm)")
-    theirs = Figure("per-test", "QEMU functional (qemu_test)")
-    pytest_cmd = [
-        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-        str(HERE / "harness_check.py"),
-    ]  # fmt: skip
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    ours = Check([sys.executable, "-m", "pytest", "-q", str(HERE / "harness_check.py")], repo, env)
     qemu_env = dict(
         env,
         PYTHONPATH=os.pathsep.join([str(qemu_src / "python"), str(qemu_src / "tests/functional")]),
         QEMU_TEST_QEMU_BINARY=str(qemu),
         QEMU_BUILD_ROOT=str(work / "qemu_test"),
     )
-    qemu_cmd = [sys.executable, str(HERE / "qemu_test_check.py")]
+    theirs = Check([sys.executable, str(HERE / "qemu_test_check.py")], work, qemu_env)
+    ours.seconds()
+    theirs.seconds()
+    return ours, theirs
+
+
+def run(qemu: Path, qemu_src: Path, repo: Path, work: Path, reps: int) -> list[Figure]:
+    ours_check, theirs_check = checks(qemu, qemu_src, repo, work)
+    theirs = Figure("per-test", "QEMU functional (qemu_test)")
+    ours = Figure("per-test", "pytest harness (harness.vm)", baseline=theirs.name)
     for _ in range(reps):
-        ours.samples.append(timed_command(pytest_cmd, repo, env))
-        theirs.samples.append(timed_command(qemu_cmd, work, qemu_env))
+        ours.samples.append(ours_check.seconds())
+        theirs.samples.append(theirs_check.seconds())
     ours.note = theirs.note = "one process per run: interpreter start, launch, 2 qom-get, quit"
     return [ours, theirs]

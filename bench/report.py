@@ -39,18 +39,26 @@ def table(figures: Sequence[Figure], meta: dict[str, object]) -> str:
         f"Measured by `make bench` on {meta['date']} ({meta['cpus']} CPUs); "
         "spread = max - min; data in `bench/results/bench.json`, plots in `bench/results/`.",
         "",
-        "| group | figure | median | spread | reps | note |",
-        "|---|---|---|---|---|---|",
+        "| group | figure | median | ratio | spread | reps | note |",
+        "|---|---|---|---|---|---|---|",
     ]
     for f in figures:
         if not f.samples:
             continue
         lines.append(
-            f"| {f.group} | {f.name} | {human(f.median)} | {human(f.spread)} | "
-            f"{len(f.samples)} | {f.note} |"
+            f"| {f.group} | {f.name} | {human(f.median)} | {ratio(f, figures)} | "
+            f"{human(f.spread)} | {len(f.samples)} | {f.note} |"
         )
     lines.append(END)
     return "\n".join(lines)
+
+
+def ratio(figure: Figure, figures: Sequence[Figure]) -> str:
+    """``0.62x <baseline>``: this figure's median over its baseline's, '' without one."""
+    base = next((f for f in figures if f.name == figure.baseline and f.samples), None)
+    if base is None or base.median == 0:
+        return ""
+    return f"{figure.median / base.median:.2f}x {base.name}"
 
 
 def update_readme(readme: Path, text: str) -> None:
@@ -112,11 +120,13 @@ def write_all(figures: Sequence[Figure], results: Path, readme: Path) -> list[Pa
     plt.switch_backend("Agg")
     meta = machine()
     write_json(figures, results / "bench.json", meta)
-    by_group = {g: [f for f in figures if f.group == g] for g in ("build", "per-test", "suite")}
+    groups = ("build", "per-test", "slope", "suite")
+    by_group = {g: [f for f in figures if f.group == g] for g in groups}
     outputs = [results / "bench.json"]
     for group, title, name in (
         ("build", "build and edit-rebuild-test loop", "build.png"),
         ("per-test", "one QMP check: pytest harness vs qemu_test", "per_test.png"),
+        ("slope", "one more QMP check in a session (least-squares slope)", "slope.png"),
         ("suite", "quick functional suite", "quick_suite.png"),
     ):
         if by_group[group]:

@@ -4,7 +4,7 @@ Environment knobs (defaults: 155 s on the idle 2-core machine):
   BENCH_REPS=N        repetitions of the short figures (default 5)
   BENCH_BUILD_REPS=N  ccache-warm fresh builds (default 1: 82 s each, ccache-warm)
   BENCH_COLD=N        cold builds without ccache (default 0: ~40 min each on 2 cores)
-  BENCH_ONLY=a,b      only these groups: build, per-test, reset, suite
+  BENCH_ONLY=a,b      only these groups: build, per-test, slope, reset, suite
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import os
 import sys
 import time
 
-from bench import build_bench, qmp_overhead, quick_suite, report, reset_latency
+from bench import build_bench, qmp_overhead, quick_suite, report, reset_latency, slope
 from bench.stats import Figure
 from harness import source
 from harness.workdir import Workdir
 
-GROUPS = ("per-test", "reset", "suite", "build")
+GROUPS = ("per-test", "slope", "reset", "suite", "build")
 
 
 def env_int(name: str, default: int) -> int:
@@ -55,6 +55,8 @@ def main() -> int:
         t0 = time.monotonic()
         if group == "per-test":
             figures += qmp_overhead.run(qemu, tree, repo, work, reps)
+        elif group == "slope":
+            figures += slope.run(qemu, tree, repo, work, max(1, reps // 2 + 1))
         elif group == "reset":
             figures += reset_latency.run(qemu, work, reps)
         elif group == "suite":

@@ -18,6 +18,8 @@ class Figure:
     name: str
     samples: list[float] = field(default_factory=list)
     note: str = ""
+    # Name of the figure this one is compared with (the report shows median / its median).
+    baseline: str = ""
 
     @property
     def median(self) -> float:

@@ -48,6 +48,24 @@ class BuildResult:
     log: Path
 
 
+def configure_python(executable: str) -> str:
+    """The interpreter named in ``--python=``: one path per interpreter, however it was started.
+
+    ``make`` runs the toolkit as ``.venv/bin/python`` and the console script as
+    ``.venv/bin/python3`` (its shebang); both are the same venv, so both give the venv's
+    ``bin/python``. The venv path itself is kept (not resolved to the base interpreter):
+    configure needs the venv's meson and pycotap. Outside a venv the symlinks are resolved,
+    so ``/usr/bin/python3`` and ``/usr/bin/python3.11`` are one interpreter too."""
+    path = Path(executable).absolute()
+    venv = path.parent.parent
+    canonical = venv / "bin" / "python"
+    if (venv / "pyvenv.cfg").is_file() and canonical.exists():
+        if canonical.resolve() == path.resolve():
+            return str(canonical)
+        return str(path)  # a venv whose python and python3 differ: keep what was run
+    return str(path.resolve())
+
+
 def configure_args(profile: str, python: str, ccache: bool) -> list[str]:
     if profile not in PROFILES:
         raise HarnessError(
@@ -256,7 +274,7 @@ def build(
     ccache = shutil.which("ccache") is not None
     if not ccache:
         runner.say("build: ccache not installed, building without it (`make setup` installs it)")
-    args = configure_args(profile, sys.executable, ccache)
+    args = configure_args(profile, configure_python(sys.executable), ccache)
     configured = configure(src, build_dir, args, runner, env, log)
     targets = [*TARGETS, *extra_targets]
     run_ninja(build_dir, targets, runner, env, log, jobs, f"build {profile}")

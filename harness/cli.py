@@ -8,7 +8,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness import build, checkpatch, devloop, pipeline, rebase_survey, series, source
+from harness import (
+    build,
+    checkpatch,
+    devloop,
+    parallel,
+    pipeline,
+    rebase_survey,
+    series,
+    source,
+)
 from harness.errors import HarnessError
 from harness.run import Runner
 from harness.workdir import Workdir
@@ -117,6 +126,7 @@ def make_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also the long reliability runs (10,000 hostile-guest operations, leak check)",
     )
+    parallel.add_workers_option(p)
 
     p = sub.add_parser("run", help="rebuild, boot the agent (or --image) with the console here")
     add_common(p, top=False)

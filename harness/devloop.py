@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness import build, source
+from harness import build, parallel, source
 from harness.errors import HarnessError
 from harness.payloads import build_agent
 from harness.run import Runner
@@ -120,16 +120,28 @@ def run(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
 def test(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
     """``vmfwupdate test -k PATTERN``: rebuild what changed, run the matching tests."""
     qemu = up_to_date_qemu(args, workdir, runner)
-    cmd = [sys.executable, "-m", "pytest", "tests/functional", "--qemu-bin", str(qemu)]
-    if args.keyword:
-        cmd += ["-k", args.keyword]
-    if args.marker:
-        cmd += ["-m", args.marker]
-    if args.accel != "all":
-        cmd += ["--accel", args.accel]
-    cmd += list(args.pytest_args)
+    cmd = pytest_command(args, qemu)
     runner.say(f"+ {shlex.join(cmd)}")
     return subprocess.call(cmd, cwd=workdir.repo)
+
+
+def pytest_command(args: argparse.Namespace, qemu: Path) -> list[str]:
+    """The pytest run of ``vmfwupdate test``: selection, accelerator, workers."""
+    base = [sys.executable, "-m", "pytest", "tests/functional", "--qemu-bin", str(qemu)]
+    selection: list[str] = []
+    if args.keyword:
+        selection += ["-k", args.keyword]
+    if args.marker:
+        selection += ["-m", args.marker]
+    if args.accel != "all":
+        selection += ["--accel", args.accel]
+    selection += list(args.pytest_args)  # last: `-- -n 3` overrides the workers chosen here
+    workers = args.test_jobs
+    if workers is None and args.keyword:
+        # -k narrows the run to the test(s) of the edit loop: starting workers (~2 s here)
+        # would cost more than they save. -n N spreads a large -k selection.
+        workers = 1
+    return [*base, *parallel.pytest_args(workers), *selection]
 
 
 def fw_cfg_pair(text: str) -> tuple[str, Path]:
@@ -180,4 +192,5 @@ def add_test_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-k", dest="keyword", help="pytest -k expression selecting tests")
     parser.add_argument("-m", dest="marker", help="pytest -m marker expression, e.g. quick")
     parser.add_argument("--accel", choices=("tcg", "kvm", "all"), default="tcg", help="default tcg")
+    parallel.add_workers_option(parser)
     parser.add_argument("pytest_args", nargs="*", help="after --: more pytest arguments")

@@ -39,9 +39,9 @@ RESET_VECTOR = FOUR_GIB - 16
 
 IDENTITY_RE = re.compile(r"[A-Za-z0-9._-]{1,32}")
 
-C_SOURCES = ("main.c", "serial.c", "fwcfg.c", "crc32.c", "reset.c", "lib.c")
+C_SOURCES = ("main.c", "serial.c", "idle.c", "fwcfg.c", "crc32.c", "reset.c", "lib.c")
 ASM_SOURCES = ("entry.S",)
-HEADERS = ("io.h", "serial.h", "fwcfg.h", "crc32.h", "reset.h")
+HEADERS = ("io.h", "serial.h", "idle.h", "fwcfg.h", "crc32.h", "reset.h")
 LINKER_SCRIPT = "agent.ld"
 ENTRY16_SYMBOL = "entry16"
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import build, series, source
+from harness import build, parallel, series, source
 from harness.errors import HarnessError
 from harness.run import Runner
 from harness.workdir import Workdir
@@ -226,7 +226,12 @@ def check(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
                     workdir,
                     "functional",
                     "tests/functional",
-                    ["--qemu-bin", str(built.qemu), *(["--hostile-long"] if args.long else [])],
+                    [
+                        "--qemu-bin",
+                        str(built.qemu),
+                        *(["--hostile-long"] if args.long else []),
+                        *parallel.pytest_args(args.test_jobs),
+                    ],
                 )
             )
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import shlex
 import signal
 import socket
@@ -220,11 +221,25 @@ class VM:
         return status
 
     def _wait(self, timeout: float) -> int | None:
+        """QEMU's exit status once it exits, None if it still runs after `timeout`.
+
+        Waits on a pidfd: `Popen.wait(timeout)` polls with sleeps that grow to 50 ms, so
+        it notices an exit up to that late, and every test pays that at its VMs' quit."""
         assert self._proc is not None
+        if self._proc.returncode is not None:
+            return self._proc.returncode
         try:
-            return self._proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
+            pidfd = os.pidfd_open(self._proc.pid)
+        except OSError:  # no pidfd support: let Popen poll
+            try:
+                return self._proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                return None
+        try:
+            exited, _, _ = select.select([pidfd], [], [], timeout)
+        finally:
+            os.close(pidfd)
+        return self._proc.wait() if exited else None
 
     def wait_exit(self, timeout: float = 10.0) -> int:
         """Wait for QEMU to exit on its own (e.g. isa-debug-exit); return its status."""

@@ -74,4 +74,40 @@ entry32:
 	hlt
 	jmp	1b
 
+	/*
+	 * idle_wait() (idle.h): enable interrupts, halt until one arrives.
+	 * The PIC handlers send the end of interrupt, drop the frame the CPU
+	 * pushed (EIP, CS, EFLAGS: same privilege, no error code) and continue
+	 * at idle_woken with IF still clear from the interrupt gate, instead of
+	 * an iret: the PVM flavour of KVM cannot emulate iret in this unpaged
+	 * guest ("KVM internal error. Suberror: 1"). Interrupts are enabled
+	 * nowhere else, so a handler always interrupts this hlt.
+	 */
+	.globl idle_wait
+idle_wait:
+	sti
+	hlt
+idle_woken:
+	cli
+	ret
+
+	.globl irq_master
+irq_master:
+	pushl	%eax
+	movb	$0x20, %al
+	outb	%al, $0x20
+	popl	%eax
+	addl	$12, %esp
+	jmp	idle_woken
+
+	.globl irq_slave
+irq_slave:
+	pushl	%eax
+	movb	$0x20, %al
+	outb	%al, $0xa0
+	outb	%al, $0x20
+	popl	%eax
+	addl	$12, %esp
+	jmp	idle_woken
+
 	.section .note.GNU-stack, "", @progbits

@@ -1,4 +1,5 @@
-/* COM1 (0x3f8) at 115200 8N1, polled. */
+/* COM1 (0x3f8) at 115200 8N1; output polled, input waits in hlt for IRQ 4. */
+#include "idle.h"
 #include "io.h"
 #include "serial.h"
 
@@ -12,6 +13,9 @@
 #define UART_LCR 3
 #define UART_MCR 4
 #define UART_LSR 5
+
+#define IER_RDI  0x01    /* interrupt when received data is available */
+#define MCR_DTR_RTS_OUT2 0x0b  /* OUT2 gates the UART's IRQ line on a PC */
 
 #define LSR_DR   0x01
 #define LSR_THRE 0x20
@@ -27,7 +31,9 @@ void serial_init(void)
 	outb(COM1 + UART_DLM, 0x00);
 	outb(COM1 + UART_LCR, 0x03);    /* 8N1, DLAB off */
 	outb(COM1 + UART_FCR, 0x07);    /* FIFO on, both cleared */
-	outb(COM1 + UART_MCR, 0x03);    /* DTR, RTS */
+	outb(COM1 + UART_MCR, MCR_DTR_RTS_OUT2);
+	idle_init();
+	outb(COM1 + UART_IER, IER_RDI);
 }
 
 static void serial_raw_putc(char c)
@@ -53,7 +59,7 @@ void serial_puts(const char *s)
 int serial_getc(void)
 {
 	while (!(inb(COM1 + UART_LSR) & LSR_DR))
-		;
+		idle_wait();
 	return inb(COM1 + UART_RBR);
 }
 

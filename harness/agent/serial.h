@@ -1,4 +1,4 @@
-/* COM1 console: polled 16550 UART and small output helpers. */
+/* COM1 console: 16550 UART (input by interrupt, output polled) and output helpers. */
 #ifndef AGENT_SERIAL_H
 #define AGENT_SERIAL_H
 

@@ -5,6 +5,8 @@ Options:
   --accel tcg|kvm|all  accelerators to run (default all; kvm skipped with the reason
                        when /dev/kvm cannot be opened read-write)
   --vm-log-dir DIR     per-test QEMU logs (default <repo>/.work/logs/functional)
+  --payload-dir DIR    agent images, kept between runs, one subdirectory per xdist worker
+                       (default <repo>/.work/payloads/functional)
   --hostile-seed N, --hostile-ops N, --hostile-long
                        hostile-guest run: seed (replay), operation count, the long run
 
@@ -55,6 +57,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--vm-log-dir",
         default=str(REPO / ".work" / "logs" / "functional"),
         help="directory for per-test QEMU stderr, console and QMP transcripts",
+    )
+    group.addoption(
+        "--payload-dir",
+        default=str(REPO / ".work" / "payloads" / "functional"),
+        help="agent images, one subdirectory per xdist worker (default: %(default)s)",
     )
     group.addoption(
         "--hostile-seed",
@@ -134,10 +141,18 @@ def qemu_bin(pytestconfig: pytest.Config) -> Path:
     return path
 
 
+def worker_name(config: pytest.Config) -> str:
+    """This process's pytest-xdist worker id (gw0, gw1, ...), or "main" without xdist."""
+    workerinput = getattr(config, "workerinput", None)
+    return str(workerinput["workerid"]) if workerinput else "main"
+
+
 @pytest.fixture(scope="session")
-def payloads(tmp_path_factory: pytest.TempPathFactory) -> Payloads:
-    """Agent images, built once per session per (size, identity)."""
-    return Payloads(tmp_path_factory.mktemp("payloads"))
+def payloads(pytestconfig: pytest.Config) -> Payloads:
+    """Agent images of this worker, kept between sessions (relinked when the agent's sources
+    change): not rebuilt for every run, and not left for pytest to delete from its temporary
+    directory at the start of a later, possibly one-test, run."""
+    return Payloads(Path(pytestconfig.getoption("--payload-dir")) / worker_name(pytestconfig))
 
 
 def _node_dir(base: Path, nodeid: str) -> Path:

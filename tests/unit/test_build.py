@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,39 @@ def test_interrupted_configure_is_redone(tmp_path: Path) -> None:
     with pytest.raises(HarnessError, match="configure failed"):
         build.configure(src, build_dir, ["--a"], Runner(out=io.StringIO()), {}, tmp_path / "l")
     assert not build_dir.exists()  # a failed configure leaves nothing behind
+
+
+def make_venv(root: Path) -> Path:
+    """A venv's layout as `python -m venv` makes it: python3 -> the interpreter, python and
+    python3.11 -> python3."""
+    (root / "bin").mkdir(parents=True)
+    (root / "pyvenv.cfg").write_text(f"home = {Path(sys.executable).resolve().parent}\n")
+    (root / "bin" / "python3").symlink_to(Path(sys.executable).resolve())
+    (root / "bin" / "python").symlink_to("python3")
+    (root / "bin" / "python3.11").symlink_to("python3")
+    return root
+
+
+def test_configure_identity_is_the_venv_however_python_was_started(tmp_path: Path) -> None:
+    """`make` runs .venv/bin/python, the console script .venv/bin/python3: one configure
+    identity, so switching between them never reconfigures (and rebuilds) QEMU."""
+    venv = make_venv(tmp_path / "venv")
+    names = ("python", "python3", "python3.11")
+    pythons = {build.configure_python(str(venv / "bin" / name)) for name in names}
+    assert pythons == {str(venv / "bin" / "python")}
+    wanted = {"source": "/src", "args": build.configure_args("default", pythons.pop(), True)}
+    (tmp_path / "build.ninja").write_text("")
+    (tmp_path / build.MARKER).write_text(json.dumps(wanted))
+    for name in names:
+        args = build.configure_args(
+            "default", build.configure_python(str(venv / "bin" / name)), True
+        )
+        assert not build.needs_configure(tmp_path, {"source": "/src", "args": args})
+
+
+def test_configure_identity_differs_for_another_interpreter(tmp_path: Path) -> None:
+    venv = build.configure_python(str(make_venv(tmp_path / "a") / "bin" / "python3"))
+    other_venv = build.configure_python(str(make_venv(tmp_path / "b") / "bin" / "python3"))
+    base = build.configure_python(str(Path(sys.executable).resolve()))
+    assert len({venv, other_venv, base}) == 3
+    assert base == str(Path(sys.executable).resolve())  # outside a venv: the real file

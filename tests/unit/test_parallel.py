@@ -1,0 +1,74 @@
+"""Parallel functional runs: the -n/--serial options and one count per test in the JUnit XML."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import parallel, pipeline
+from harness.cli import make_parser
+from harness.devloop import pytest_command
+
+TESTS = """
+import pytest
+
+@pytest.mark.parametrize("i", range(4))
+def test_pass(i):
+    pass
+
+def test_fail():
+    assert False
+
+def test_skip():
+    pytest.skip("not here")
+"""
+
+
+@pytest.mark.parametrize("command", ["test", "check"])
+def test_workers_default_serial_and_n(command: str) -> None:
+    parser = make_parser()
+    assert parser.parse_args([command]).test_jobs is None
+    assert parser.parse_args([command, "--serial"]).test_jobs == 1
+    assert parser.parse_args([command, "-n", "3"]).test_jobs == 3
+    with pytest.raises(SystemExit):
+        parser.parse_args([command, "-n", "0"])
+
+
+def test_pytest_args() -> None:
+    assert parallel.pytest_args(1) == []
+    assert parallel.pytest_args(2) == ["-n", "2", "--dist", "worksteal"]
+    default = parallel.pytest_args(None)
+    assert default == ([] if parallel.cpus() == 1 else parallel.pytest_args(parallel.cpus()))
+
+
+def test_test_command_workers() -> None:
+    """The whole suite or a marker runs on all CPUs; -k (the edit loop) in one process,
+    unless -n says otherwise; pytest arguments after -- come last and win."""
+    parser = make_parser()
+    qemu = Path("/b/qemu-system-x86_64")
+    everything = pytest_command(parser.parse_args(["test", "-m", "quick"]), qemu)
+    assert everything[6:] == [*parallel.pytest_args(None), "-m", "quick", "--accel", "tcg"]
+    loop = pytest_command(parser.parse_args(["test", "-k", "cf9", "--", "-x"]), qemu)
+    assert loop[6:] == ["-k", "cf9", "--accel", "tcg", "-x"]
+    spread = pytest_command(parser.parse_args(["test", "-k", "tcg", "-n", "2"]), qemu)
+    assert spread[6:] == ["-n", "2", "--dist", "worksteal", "-k", "tcg", "--accel", "tcg"]
+
+
+def test_parallel_junit_counts_every_test_once(tmp_path: Path) -> None:
+    """The pipeline's summary reads the JUnit XML that xdist's controller writes."""
+    (tmp_path / "test_sample.py").write_text(TESTS)
+    xml = tmp_path / "report.xml"
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)]
+    proc = subprocess.run(
+        [*cmd, f"--junitxml={xml}", *parallel.pytest_args(2)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "bringing up nodes" in proc.stdout  # it did run on xdist workers
+    assert pipeline.junit_counts(xml) == "4 passed, 1 failed, 1 skipped"
