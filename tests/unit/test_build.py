@@ -100,3 +100,17 @@ def test_interrupted_configure_is_redone(tmp_path: Path) -> None:
     with pytest.raises(HarnessError, match="configure failed"):
         build.configure(src, build_dir, ["--a"], Runner(out=io.StringIO()), {}, tmp_path / "l")
     assert not build_dir.exists()  # a failed configure leaves nothing behind
+
+
+def test_fuzz_profile_is_clang_with_libfuzzer_and_sanitizers() -> None:
+    args = build.configure_args("fuzz", "/p", ccache=True)
+    assert args[:2] == ["--cc=ccache clang-16", "--cxx=ccache clang++-16"]
+    assert {"--enable-fuzzing", "--enable-asan", "--enable-ubsan"} <= set(args)
+    assert build.configure_args("fuzz", "/p", ccache=False)[:2] == [
+        "--cc=clang-16",
+        "--cxx=clang++-16",
+    ]
+    spec = build.PROFILES["fuzz"]
+    assert spec.targets == ("qemu-fuzz-x86_64",) and not spec.option_roms
+    assert "libfuzzer-16-dev" in spec.packages and "clang-16" in spec.packages
+    assert not build.PROFILES["default"].packages
