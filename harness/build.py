@@ -47,10 +47,13 @@ class Profile:
     option_roms: bool = True
     binary: str = "qemu-system-x86_64"
     packages: tuple[str, ...] = ()  # Debian packages beyond `make setup`'s
+    firmware_path: str | None = None  # configured --firmwarepath, linked into the bundle
 
 
 # The fuzzer runs the machine without any guest code, but `pc` still loads its -bios file;
-# the +ds tarball has none, so the fuzz build looks in Debian's SeaBIOS directory.
+# the +ds tarball has none, so the fuzz build looks in Debian's SeaBIOS directory. Run from
+# the build tree, QEMU maps that path into <build>/qemu-bundle, where link_firmware() puts
+# a link to the real directory.
 FUZZ_FIRMWARE_PATH = "/usr/share/seabios"
 
 PROFILES: dict[str, Profile] = {
@@ -65,10 +68,12 @@ PROFILES: dict[str, Profile] = {
         ),
         cc="clang-16",
         cxx="clang++-16",
-        targets=("qemu-fuzz-x86_64",),
+        # qemu-system-x86_64 too: it reads the fw_cfg directory for the seeds over qtest
+        targets=("qemu-fuzz-x86_64", "qemu-system-x86_64"),
         option_roms=False,
         binary="qemu-fuzz-x86_64",
         packages=("clang-16", "libfuzzer-16-dev", "libclang-rt-16-dev"),
+        firmware_path=FUZZ_FIRMWARE_PATH,
     ),
 }
 
@@ -277,6 +282,30 @@ def build_option_roms(build_dir: Path, runner: Runner, env: dict[str, str], log:
         )
 
 
+def link_firmware(build_dir: Path, firmware_path: str) -> None:
+    """Make the build tree's qemu-bundle copy of ``firmware_path`` point at the real one."""
+    real = Path(firmware_path)
+    if not (real / "bios-256k.bin").is_file():
+        raise HarnessError(
+            STEP,
+            f"no bios-256k.bin in {real}, which this build profile takes the pc BIOS from",
+            path=real,
+            hint="install Debian's seabios package (`make setup` does)",
+        )
+    bundled = build_dir / "qemu-bundle" / firmware_path.lstrip("/")
+    if bundled.is_symlink() and bundled.resolve() == real.resolve():
+        return
+    if bundled.exists() or bundled.is_symlink():
+        raise HarnessError(
+            STEP,
+            f"{bundled} exists and is not a link to {real}",
+            path=bundled,
+            hint="delete it and build again",
+        )
+    bundled.parent.mkdir(parents=True, exist_ok=True)
+    bundled.symlink_to(real)
+
+
 def existing_binary(workdir: Workdir, profile: str, build_dir: Path | None = None) -> Path:
     """The binary of a profile's earlier build, for commands run with --no-build."""
     binary = (build_dir or workdir.build_dir(profile)) / PROFILES[profile].binary
@@ -316,6 +345,8 @@ def build(
     run_ninja(build_dir, targets, runner, env, log, jobs, f"build {profile}")
     if spec.option_roms:
         build_option_roms(build_dir, runner, env, log)
+    if spec.firmware_path is not None:
+        link_firmware(build_dir, spec.firmware_path)
     qemu = build_dir / spec.binary
     seconds = time.monotonic() - start
     runner.say(f"build: {qemu} ready ({seconds:.1f}s, log: {log})")

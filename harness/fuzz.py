@@ -9,6 +9,10 @@ progress, and turns any finding into a kept reproducer file and a command that r
 from __future__ import annotations
 
 import argparse
+import re
+import shlex
+import shutil
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -17,11 +21,13 @@ from pathlib import Path
 from harness import build, fuzz_seeds, libfuzzer, source
 from harness.errors import HarnessError
 from harness.run import Runner, base_env, quote
+from harness.vm_cmdline import DEBUG_EXIT_IOBASE
 from harness.workdir import Workdir
 
 STEP = "fuzz"
 CONFIGS = ("vmfwupdate-pc", "vmfwupdate-q35")
 PROGRESS_SECONDS = 30
+PROBE_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -84,27 +90,71 @@ def fuzz_binary(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> P
     return build.build(tree.path, workdir, runner, profile="fuzz", jobs=args.jobs).qemu
 
 
-def device_files(binary: Path, config: str, runner: Runner) -> dict[str, fuzz_seeds.FwCfgFile]:
-    """The device's fw_cfg files as this machine lays them out, read by a probe input."""
+def machine_args(binary: Path, config: str, runner: Runner) -> list[str]:
+    """The QEMU arguments the fuzz target starts its machine with (it prints them when
+    QTEST_LOG is set), without its own -qtest options."""
     target = libfuzzer.fuzz_target_name(config)
-    env = base_env({"QTEST_LOG": "1", "FUZZ_SERIALIZE_QTEST": "1"})
-    with tempfile.TemporaryDirectory(prefix="vmfwupdate-probe-") as tmp:
-        probe = Path(tmp) / "probe-file-dir"
-        probe.write_bytes(fuzz_seeds.directory_probe())
-        cmd = [binary, f"--fuzz-target={target}", probe]
+    cmd = [binary, f"--fuzz-target={target}", "-runs=0"]
+    with tempfile.TemporaryDirectory(prefix="vmfwupdate-fuzz-") as tmp:
+        env = base_env({"QTEST_LOG": "1"})
         proc = runner.run(cmd, step=STEP, env=env, check=False, cwd=Path(tmp))
-    output = proc.stdout + proc.stderr
+    match = re.search(r"^Starting \S+ with Arguments: (.*)$", proc.stdout, re.MULTILINE)
+    if match is None or proc.returncode != 0:
+        raise HarnessError(
+            STEP,
+            f"{target} did not start its machine (exit code {proc.returncode})",
+            path=binary,
+            details=f"$ {quote(cmd)}\n" + (proc.stdout + proc.stderr)[-3000:],
+            hint="check that the tree has the series' generic-fuzz configs (patch 0007) and "
+            "that the machine starts; the output above is QEMU's",
+        )
+    args = shlex.split(match.group(1))
+    kept = []
+    for word, previous in zip(args, [None, *args[:-1]], strict=True):
+        if word not in ("-qtest", "-qtest-log") and previous not in ("-qtest", "-qtest-log"):
+            kept.append(word)
+    return kept
+
+
+def device_files(
+    qemu: Path, args: list[str], config: str, runner: Runner
+) -> dict[str, fuzz_seeds.FwCfgFile]:
+    """The device's fw_cfg files as the fuzzed machine lays them out, read over qtest.
+
+    QEMU does not exit when qtest's input ends, so the last command writes to an
+    isa-debug-exit port, which adds no fw_cfg file."""
+    exit_device = f"isa-debug-exit,iobase={DEBUG_EXIT_IOBASE:#x},iosize=0x04"
+    cmd = [str(qemu), *args, "-device", exit_device, "-qtest", "stdio"]
+    runner.echo(cmd, None)
     try:
-        return fuzz_seeds.device_files(fuzz_seeds.parse_directory(fuzz_seeds.probe_bytes(output)))
+        proc = subprocess.run(
+            cmd,
+            input=fuzz_seeds.directory_qtest() + f"outb {DEBUG_EXIT_IOBASE:#x} 0x0\n",
+            capture_output=True,
+            text=True,
+            timeout=PROBE_SECONDS,
+            check=False,
+        )
+        output, errors = proc.stdout, proc.stderr
+    except subprocess.TimeoutExpired as exc:
+        output, errors = _text(exc.stdout), _text(exc.stderr)
+    try:
+        directory = fuzz_seeds.parse_directory(fuzz_seeds.reply_bytes(output))
+        return fuzz_seeds.device_files(directory)
     except fuzz_seeds.ProbeError as exc:
         raise HarnessError(
             STEP,
-            f"could not read the fw_cfg file directory of {target}: {exc}",
-            path=binary,
-            details=f"$ {quote(cmd)}\n" + output[-3000:],
-            hint="check that the fuzz build has the series' generic-fuzz configs (patch "
-            "0007) and that the machine starts; the output above is QEMU's",
+            f"could not read the fw_cfg file directory of {config}'s machine: {exc}",
+            path=qemu,
+            details=f"$ {quote(cmd)}\n" + errors[-3000:],
+            hint="the output above is QEMU's; the machine must start with -device vmfwupdate",
         ) from exc
+
+
+def _text(data: bytes | str | None) -> str:
+    if isinstance(data, bytes):
+        return data.decode("utf-8", "replace")
+    return data or ""
 
 
 def write_seeds(directory: Path, seeds: dict[str, bytes]) -> None:
@@ -138,7 +188,8 @@ class Progress:
 def fuzz_one(
     binary: Path, where: Place, limits: libfuzzer.Limits, runner: Runner
 ) -> libfuzzer.Outcome:
-    files = device_files(binary, where.config, runner)
+    qemu = binary.with_name("qemu-system-x86_64")
+    files = device_files(qemu, machine_args(binary, where.config, runner), where.config, runner)
     write_seeds(where.seeds, fuzz_seeds.seeds(files))
     selectors = ", ".join(f"{n}={f.select:#x}" for n, f in files.items())
     runner.say(f"fuzz {where.config}: device files {selectors}; seeds in {where.seeds}")
@@ -147,7 +198,8 @@ def fuzz_one(
     cmd = libfuzzer.command(
         binary, where.config, [where.corpus, where.seeds], where.crashes, limits
     )
-    env = base_env(libfuzzer.SANITIZER_ENV)
+    sanitizers = libfuzzer.sanitizer_env(shutil.which("llvm-symbolizer"))
+    env = base_env(sanitizers)
     where.log.write_text("", encoding="utf-8")
     runner.say(f"fuzz {where.config}: running (log: {where.log})")
     outcome = libfuzzer.Outcome()
@@ -162,8 +214,13 @@ def fuzz_one(
     seconds = time.monotonic() - start
     summary = report(where.config, outcome, seconds)
     runner.say(summary)
+    if outcome.slow_units:
+        runner.say(
+            f"fuzz {where.config}: {len(outcome.slow_units)} slow input(s) kept in "
+            f"{where.crashes} (slow-unit-*: slower than 10 s, not a failure)"
+        )
     if outcome.failed or code != 0:
-        raise failure(binary, where, outcome, code, summary)
+        raise failure(binary, where, outcome, code, summary, sanitizers)
     return outcome
 
 
@@ -173,20 +230,27 @@ def report(config: str, outcome: libfuzzer.Outcome, seconds: float) -> str:
     parts = [f"{outcome.execs:,} executions in {seconds:.0f}s"]
     if rate is not None:
         parts.append(f"{rate:,} exec/s")
-    parts.append(f"cov {status.cov} ft {status.ft} corpus {status.corpus}")
+    for label, value in (("cov", status.cov), ("ft", status.ft), ("corpus", status.corpus)):
+        if value is not None:
+            parts.append(f"{label} {value}")
     if "peak_rss_mb" in outcome.stats:
         parts.append(f"peak rss {outcome.stats['peak_rss_mb']} MB")
     return f"fuzz {config}: " + ", ".join(parts)
 
 
 def failure(
-    binary: Path, where: Place, outcome: libfuzzer.Outcome, code: int, summary: str
+    binary: Path,
+    where: Place,
+    outcome: libfuzzer.Outcome,
+    code: int,
+    summary: str,
+    env: dict[str, str],
 ) -> HarnessError:
-    artifacts = [a if a.is_absolute() else where.crashes / a for a in outcome.artifacts]
+    artifacts = [a if a.is_absolute() else where.crashes / a for a in outcome.failures]
     lines = [summary, *outcome.findings[:10]]
     for artifact in artifacts:
         lines.append(f"reproducer: {artifact}")
-        command = libfuzzer.reproducer(binary, where.config, artifact, libfuzzer.SANITIZER_ENV)
+        command = libfuzzer.reproducer(binary, where.config, artifact, env)
         lines.append(f"replay it:  {command}")
     if artifacts:
         hint = (

@@ -4,7 +4,8 @@ The fuzz configs match the fw_cfg regions by name (``fwcfg*``); in the I/O addre
 they are, in address order, region 0 = ``fwcfg`` (selector 0x510, data 0x511) and region 1
 = ``fwcfg.dma`` (0x514: high, 0x518: low half of the big-endian DMA descriptor address).
 The files' selectors are not fixed: they come from the fw_cfg file directory (selector
-0x19), which :func:`directory_probe` reads through the fuzz binary itself.
+0x19), which :func:`directory_qtest` reads over the qtest protocol from a QEMU started
+with the fuzz target's own arguments.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ DMA_WRITE = 0x10
 DESC_ADDR = 0x10000  # guest RAM the descriptor is read from
 DATA_ADDR = 0x20000  # guest RAM the file data is read from or written to
 IMAGE_ADDR = 0x100000  # guest RAM an armed update copies from at the reset
-NOT_MEMORY = 0xD0000000  # in the PCI hole of a 128 MiB guest: a DMA there fails
+OUTSIDE_RAM = 0xD0000000  # the PCI hole of a 128 MiB guest (generic-fuzz maps sparse memory)
 
 PREFIX = "etc/vmfwupdate/"
 FILES = ("cap", "bios-size", "bios-addr", "disable", "opaque")
@@ -90,28 +91,22 @@ def read_data(count: int) -> list[bytes]:
     return [pio_in(PioSize.BYTE, REGION_CTL, 1) for _ in range(count)]
 
 
-def directory_probe() -> bytes:
-    """An input that selects the file directory and reads it byte by byte from the data port."""
-    return join([select(FILE_DIR), *read_data(4 + MAX_FILES * DIR_ENTRY.size)])
+def directory_qtest() -> str:
+    """qtest commands that select the file directory and read it from the data port."""
+    reads = f"inb {DATA_PORT:#x}\n" * (4 + MAX_FILES * DIR_ENTRY.size)
+    return f"outw {SELECTOR_PORT:#x} {FILE_DIR:#x}\n" + reads
 
 
-_REQUEST = re.compile(r"^\[R \+[0-9.]+\] inb (0x[0-9a-f]+)$")
-_REPLY = re.compile(r"^\[S \+[0-9.]+\] OK (0x[0-9a-f]+)$")
+_REPLY = re.compile(r"^OK (0x[0-9a-f]+)$")
 
 
-def probe_bytes(qtest_log: str) -> bytes:
-    """The bytes read from the data port, from the qtest log of a run of directory_probe()."""
+def reply_bytes(qtest_output: str) -> bytes:
+    """The bytes the ``inb`` commands of directory_qtest() returned (qtest's ``OK 0x..``)."""
     out = bytearray()
-    pending = False
-    for line in qtest_log.splitlines():
-        request = _REQUEST.match(line.strip())
-        if request:
-            pending = int(request.group(1), 16) == DATA_PORT
-            continue
+    for line in qtest_output.splitlines():
         reply = _REPLY.match(line.strip())
-        if reply and pending:
+        if reply:
             out.append(int(reply.group(1), 16) & 0xFF)
-            pending = False
     return bytes(out)
 
 
@@ -166,7 +161,7 @@ def seeds(files: dict[str, FwCfgFile]) -> dict[str, bytes]:
     for value in (IMAGE_ADDR, 0, 0xFFFC0000, 0x7FF8000, 0xFFFFFFFFFFFFF000):
         out[f"write-bios-addr-{value:#x}"] = dma_write(addr, u64(value))
     out["write-bios-addr-short"] = dma_write(addr, u64(IMAGE_ADDR)[:4])
-    out["write-bios-addr-bad-source"] = dma_write(addr, u64(IMAGE_ADDR), NOT_MEMORY)
+    out["write-bios-addr-from-pci-hole"] = dma_write(addr, u64(IMAGE_ADDR), OUTSIDE_RAM)
     out["write-disable"] = dma_write(disable, b"\x01")
     # a 16-byte pattern that generic-fuzz repeats over the whole page, byte 0 counting up
     control = (opaque.select << 16) | DMA_SELECT | DMA_WRITE

@@ -8,9 +8,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# UBSan only reports and goes on by default; halting makes libFuzzer keep the input as a
-# crash-* artifact like any other sanitizer finding.
-SANITIZER_ENV = {"UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1"}
+
+def sanitizer_env(symbolizer: str | None) -> dict[str, str]:
+    """UBSan only reports and goes on by default; halting makes libFuzzer keep the input
+    as a crash-* artifact like any other sanitizer finding. A symbolizer (Debian's
+    llvm-symbolizer) puts function names and lines into the stack traces."""
+    ubsan = "halt_on_error=1:print_stacktrace=1"
+    if symbolizer is None:
+        return {"UBSAN_OPTIONS": ubsan}
+    return {
+        "UBSAN_OPTIONS": f"{ubsan}:external_symbolizer_path={symbolizer}",
+        "ASAN_OPTIONS": f"external_symbolizer_path={symbolizer}",
+    }
+
+
+SLOW_PREFIX = "slow-unit-"
 
 
 @dataclass(frozen=True)
@@ -137,8 +149,18 @@ class Outcome:
         return self.stats.get("number_of_executed_units", self.status.execs)
 
     @property
+    def failures(self) -> list[Path]:
+        """Kept inputs that failed (crash-, timeout-, oom-, leak-...), not slow-unit- ones,
+        which libFuzzer keeps for inputs slower than -report_slow_units but not failing."""
+        return [a for a in self.artifacts if not a.name.startswith(SLOW_PREFIX)]
+
+    @property
+    def slow_units(self) -> list[Path]:
+        return [a for a in self.artifacts if a.name.startswith(SLOW_PREFIX)]
+
+    @property
     def failed(self) -> bool:
-        return bool(self.findings or self.artifacts)
+        return bool(self.findings or self.failures)
 
 
 def _int(text: str | None, old: int | None) -> int | None:

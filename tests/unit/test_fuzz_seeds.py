@@ -45,27 +45,21 @@ def test_truncated_or_missing_directory_is_an_error() -> None:
         fs.parse_directory(b"")
 
 
-def test_probe_selects_the_directory_and_reads_the_data_port() -> None:
-    commands = gfi.split(fs.directory_probe())
-    assert commands[0] == gfi.pio_out(gfi.PioSize.WORD, fs.REGION_CTL, 0, fs.FILE_DIR)
-    assert set(commands[1:]) == {gfi.pio_in(gfi.PioSize.BYTE, fs.REGION_CTL, 1)}
-    assert len(commands) - 1 == 4 + fs.MAX_FILES * 64
+def test_directory_qtest_selects_the_directory_and_reads_the_data_port() -> None:
+    lines = fs.directory_qtest().splitlines()
+    assert lines[0] == "outw 0x510 0x19"
+    assert set(lines[1:]) == {"inb 0x511"}
+    assert len(lines) - 1 == 4 + fs.MAX_FILES * 64
 
 
-def test_probe_bytes_pairs_data_port_reads_with_their_replies() -> None:
-    log = "\n".join(
-        [
-            "[R +0.000100] outw 0x510 0x19",
-            "[S +0.000101] OK",
-            "[R +0.000200] inb 0x511",
-            "[S +0.000201] OK 0x0012",
-            "[R +0.000300] inb 0x70",
-            "[S +0.000301] OK 0x00ff",
-            "[R +0.000400] inb 0x511",
-            "[S +0.000401] OK 0x0034",
-        ]
-    )
-    assert fs.probe_bytes(log) == b"\x12\x34"
+def test_reply_bytes_takes_the_values_of_the_replies() -> None:
+    assert fs.reply_bytes("OK\nOK 0x0012\nOK 0x0034\n") == b"\x12\x34"
+
+
+def test_directory_round_trip_through_qtest_replies() -> None:
+    data = directory(layout())
+    replies = "OK\n" + "".join(f"OK 0x{b:04x}\n" for b in data)
+    assert fs.device_files(fs.parse_directory(fs.reply_bytes(replies))) == files()
 
 
 def transfers(data: bytes) -> list[tuple[int, int, int, bytes | None]]:

@@ -89,3 +89,20 @@ def test_ubsan_and_timeouts_are_findings() -> None:
     outcome.feed("../hw/misc/vmfwupdate.c:99:12: runtime error: shift exponent 64 is too large")
     outcome.feed("==7== ERROR: libFuzzer: timeout after 25 seconds")
     assert len(outcome.findings) == 2 and outcome.failed
+
+
+def test_slow_units_are_kept_but_are_not_failures() -> None:
+    outcome = libfuzzer.Outcome()
+    outcome.feed("Slowest unit: 12 s:")
+    outcome.feed("artifact_prefix='/w/c/'; Test unit written to /w/c/slow-unit-77aa")
+    assert not outcome.failed
+    assert outcome.slow_units == [Path("/w/c/slow-unit-77aa")] and outcome.failures == []
+    outcome.feed("artifact_prefix='/w/c/'; Test unit written to /w/c/timeout-88bb")
+    assert outcome.failed and outcome.failures == [Path("/w/c/timeout-88bb")]
+
+
+def test_sanitizer_env_halts_ubsan_and_names_the_symbolizer() -> None:
+    assert libfuzzer.sanitizer_env(None) == {"UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1"}
+    env = libfuzzer.sanitizer_env("/usr/bin/llvm-symbolizer")
+    assert "halt_on_error=1" in env["UBSAN_OPTIONS"]
+    assert env["ASAN_OPTIONS"] == "external_symbolizer_path=/usr/bin/llvm-symbolizer"
