@@ -63,6 +63,13 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-len", type=int, default=4096, metavar="B", help="longest input in bytes (4096)"
     )
+    parser.add_argument(
+        "--leaks",
+        choices=("input", "exit"),
+        default="input",
+        help="when LeakSanitizer looks: after each input that allocated more than it freed "
+        "(input, libFuzzer's default; a heap scan each time) or only at exit (faster)",
+    )
     parser.add_argument("--no-build", action="store_true", help="use the existing fuzz build")
     parser.add_argument("-j", "--jobs", type=int, default=2, help="parallel build jobs (2)")
 
@@ -272,7 +279,11 @@ def run(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
     binary = fuzz_binary(args, workdir, runner)
     configs = CONFIGS if args.target == "all" else (args.target,)
     limits = libfuzzer.Limits(
-        seconds=args.time, runs=args.runs, timeout=args.timeout, max_len=args.max_len
+        seconds=args.time,
+        runs=args.runs,
+        timeout=args.timeout,
+        max_len=args.max_len,
+        leaks_per_input=args.leaks == "input",
     )
     for config in configs:
         fuzz_one(binary, place(workdir, config, args.corpus, len(configs) > 1), limits, runner)

@@ -31,6 +31,9 @@ class Limits:
     runs: int | None = None  # -runs
     timeout: int = 25  # -timeout: seconds one input may take
     max_len: int = 4096  # -max_len
+    # -detect_leaks: LeakSanitizer after every input that allocated more than it freed
+    # (a heap scan each time), or only when the process exits
+    leaks_per_input: bool = True
 
 
 def fuzz_target_name(config: str) -> str:
@@ -58,6 +61,8 @@ def command(
         cmd.append(f"-max_total_time={limits.seconds}")
     if limits.runs is not None:
         cmd.append(f"-runs={limits.runs}")
+    if not limits.leaks_per_input:
+        cmd.append("-detect_leaks=0")
     return cmd + [str(path) for path in corpus]
 
 

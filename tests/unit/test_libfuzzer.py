@@ -23,7 +23,12 @@ def test_command_names_the_generic_fuzz_target_and_keeps_the_corpus_last() -> No
 
 def test_no_limits_means_no_time_or_run_flags() -> None:
     cmd = libfuzzer.command(Path("f"), "vmfwupdate-q35", [Path("c")], Path("a"), libfuzzer.Limits())
-    assert not any(arg.startswith(("-runs=", "-max_total_time=")) for arg in cmd)
+    assert not any(arg.startswith(("-runs=", "-max_total_time=", "-detect_leaks")) for arg in cmd)
+
+
+def test_leaks_only_at_exit() -> None:
+    limits = libfuzzer.Limits(leaks_per_input=False)
+    assert "-detect_leaks=0" in libfuzzer.command(Path("f"), "x", [Path("c")], Path("a"), limits)
 
 
 def test_reproducer_is_a_shell_line_with_the_environment() -> None:
