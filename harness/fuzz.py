@@ -9,8 +9,6 @@ progress, and turns any finding into a kept reproducer file and a command that r
 from __future__ import annotations
 
 import argparse
-import re
-import shlex
 import shutil
 import subprocess
 import tempfile
@@ -105,8 +103,8 @@ def machine_args(binary: Path, config: str, runner: Runner) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="vmfwupdate-fuzz-") as tmp:
         env = base_env({"QTEST_LOG": "1"})
         proc = runner.run(cmd, step=STEP, env=env, check=False, cwd=Path(tmp))
-    match = re.search(r"^Starting \S+ with Arguments: (.*)$", proc.stdout, re.MULTILINE)
-    if match is None or proc.returncode != 0:
+    args = libfuzzer.machine_args(proc.stdout)
+    if args is None or proc.returncode != 0:
         raise HarnessError(
             STEP,
             f"{target} did not start its machine (exit code {proc.returncode})",
@@ -115,12 +113,7 @@ def machine_args(binary: Path, config: str, runner: Runner) -> list[str]:
             hint="check that the tree has the series' generic-fuzz configs (patch 0007) and "
             "that the machine starts; the output above is QEMU's",
         )
-    args = shlex.split(match.group(1))
-    kept = []
-    for word, previous in zip(args, [None, *args[:-1]], strict=True):
-        if word not in ("-qtest", "-qtest-log") and previous not in ("-qtest", "-qtest-log"):
-            kept.append(word)
-    return kept
+    return args
 
 
 def device_files(

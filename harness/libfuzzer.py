@@ -73,6 +73,24 @@ def reproducer(binary: Path, config: str, artifact: Path, env: Mapping[str, str]
     return f"{prefix} {cmd}" if prefix else cmd
 
 
+_ARGUMENTS = re.compile(r"^Starting \S+ with Arguments: (.*)$", re.MULTILINE)
+QTEST_OPTIONS = ("-qtest", "-qtest-log")
+
+
+def machine_args(output: str) -> list[str] | None:
+    """The QEMU arguments a fuzz target printed (with QTEST_LOG set), without the -qtest
+    options it adds for itself; None if it printed none."""
+    match = _ARGUMENTS.search(output)
+    if match is None:
+        return None
+    words = shlex.split(match.group(1))
+    kept = []
+    for word, previous in zip(words, [None, *words[:-1]], strict=True):
+        if word not in QTEST_OPTIONS and previous not in QTEST_OPTIONS:
+            kept.append(word)
+    return kept
+
+
 _STATUS = re.compile(r"^#(?P<execs>\d+)\s+(?P<event>[A-Z]+|pulse)\s")
 _FIELD = re.compile(r"(cov|ft|corp|exec/s|rss): (\d+)")
 _DONE = re.compile(r"^Done (\d+) runs in (\d+) second")

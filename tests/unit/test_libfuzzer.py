@@ -111,3 +111,27 @@ def test_sanitizer_env_halts_ubsan_and_names_the_symbolizer() -> None:
     env = libfuzzer.sanitizer_env("/usr/bin/llvm-symbolizer")
     assert "halt_on_error=1" in env["UBSAN_OPTIONS"]
     assert env["ASAN_OPTIONS"] == "external_symbolizer_path=/usr/bin/llvm-symbolizer"
+
+
+def test_machine_args_drop_the_targets_own_qtest_options() -> None:
+    output = (
+        "Matching objects by name fwcfg*\n"
+        "Starting x86_64 with Arguments: -display none -machine accel=qtest, -m 512M "
+        "-machine pc -nodefaults -m 128M -device vmfwupdate  -qtest /dev/null -qtest-log none\n"
+    )
+    assert libfuzzer.machine_args(output) == [
+        "-display",
+        "none",
+        "-machine",
+        "accel=qtest,",
+        "-m",
+        "512M",
+        "-machine",
+        "pc",
+        "-nodefaults",
+        "-m",
+        "128M",
+        "-device",
+        "vmfwupdate",
+    ]
+    assert libfuzzer.machine_args("no such line") is None
