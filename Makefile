@@ -17,7 +17,7 @@ help:
 	@echo "make bench             benchmarks -> README table + bench/results/ (~3 min)"
 	@echo "make fuzz              generic-fuzz on the device (clang-16 build; installs it once)"
 	@echo "           FUZZ_TARGET=vmfwupdate-pc|vmfwupdate-q35|all  FUZZ_TIME=<s>  FUZZ_RUNS=<n>"
-	@echo "           FUZZ_CORPUS=<dir>"
+	@echo "           FUZZ_CORPUS=<dir>  FUZZ_LEAKS=input|exit"
 	@echo "variables: QEMU_SRC=<checkout|tarball|URL>  V=1 (verbose)"
 	@echo "           SLOW=1 (long reliability runs)  ASAN=1 (asan build profile)"
 
@@ -45,11 +45,13 @@ build-asan: | $(PYTHON)
 build-fuzz: | $(PYTHON)
 	$(CLI) build --profile fuzz
 
+# without FUZZ_TIME and FUZZ_RUNS each target runs for 600 s
 FUZZ_TARGET ?= all
-FUZZ_TIME   ?= 600
 fuzz: | $(PYTHON)
-	$(CLI) fuzz --target $(FUZZ_TARGET) $(if $(FUZZ_TIME),--time $(FUZZ_TIME)) \
-	    $(if $(FUZZ_RUNS),--runs $(FUZZ_RUNS)) $(if $(FUZZ_CORPUS),--corpus $(FUZZ_CORPUS))
+	$(CLI) fuzz --target $(FUZZ_TARGET) \
+	    $(if $(FUZZ_TIME),--time $(FUZZ_TIME),$(if $(FUZZ_RUNS),,--time 600)) \
+	    $(if $(FUZZ_RUNS),--runs $(FUZZ_RUNS)) $(if $(FUZZ_CORPUS),--corpus $(FUZZ_CORPUS)) \
+	    $(if $(FUZZ_LEAKS),--leaks $(FUZZ_LEAKS))
 
 lint: | $(PYTHON)
 	$(VENV)/bin/ruff check harness tests scripts bench
