@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 CLI    := $(strip $(PYTHON) -m harness $(if $(V),-v))
 
 .PHONY: help setup check-vmfwupdate check unit functional fetch apply export build \
-        build-asan checkpatch lint format clean bench
+        build-asan build-fuzz checkpatch lint format clean bench fuzz
 
 help:
 	@echo "make setup             install Debian packages and the .venv (idempotent)"
@@ -15,6 +15,9 @@ help:
 	@echo "make fetch|apply|export|build|build-asan|checkpatch   single steps"
 	@echo "make lint              ruff check + format check"
 	@echo "make bench             benchmarks -> README table + bench/results/ (~3 min)"
+	@echo "make fuzz              generic-fuzz on the device (clang-16 build; installs it once)"
+	@echo "           FUZZ_TARGET=vmfwupdate-pc|vmfwupdate-q35|all  FUZZ_TIME=<s>  FUZZ_RUNS=<n>"
+	@echo "           FUZZ_CORPUS=<dir>  FUZZ_LEAKS=input|exit"
 	@echo "variables: QEMU_SRC=<checkout|tarball|URL>  V=1 (verbose)"
 	@echo "           SLOW=1 (long reliability runs)  ASAN=1 (asan build profile)"
 	@echo "           SERIAL=1 (functional tests in one process, not one worker per CPU)"
@@ -39,6 +42,17 @@ fetch apply export build checkpatch: | $(PYTHON)
 
 build-asan: | $(PYTHON)
 	$(CLI) build --profile asan
+
+build-fuzz: | $(PYTHON)
+	$(CLI) build --profile fuzz
+
+# without FUZZ_TIME and FUZZ_RUNS each target runs for 600 s
+FUZZ_TARGET ?= all
+fuzz: | $(PYTHON)
+	$(CLI) fuzz --target $(FUZZ_TARGET) \
+	    $(if $(FUZZ_TIME),--time $(FUZZ_TIME),$(if $(FUZZ_RUNS),,--time 600)) \
+	    $(if $(FUZZ_RUNS),--runs $(FUZZ_RUNS)) $(if $(FUZZ_CORPUS),--corpus $(FUZZ_CORPUS)) \
+	    $(if $(FUZZ_LEAKS),--leaks $(FUZZ_LEAKS))
 
 lint: | $(PYTHON)
 	$(VENV)/bin/ruff check harness tests scripts bench

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import toolchain
 from harness.errors import HarnessError
 from harness.run import Runner, base_env
 from harness.workdir import Workdir
@@ -33,9 +34,47 @@ COMMON_FLAGS = (
     "--enable-fdt=system",
     "--enable-slirp",
 )
-PROFILES: dict[str, tuple[str, ...]] = {
-    "default": (),
-    "asan": ("--enable-asan", "--enable-ubsan"),
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What one build profile configures and builds."""
+
+    flags: tuple[str, ...] = ()
+    cc: str | None = None  # None: the system compiler (cc/c++)
+    cxx: str | None = None
+    targets: tuple[str, ...] = TARGETS
+    option_roms: bool = True
+    binary: str = "qemu-system-x86_64"
+    packages: tuple[str, ...] = ()  # Debian packages beyond `make setup`'s
+    firmware_path: str | None = None  # configured --firmwarepath, linked into the bundle
+
+
+# The fuzzer runs the machine without any guest code, but `pc` still loads its -bios file;
+# the +ds tarball has none, so the fuzz build looks in Debian's SeaBIOS directory. Run from
+# the build tree, QEMU maps that path into <build>/qemu-bundle, where link_firmware() puts
+# a link to the real directory.
+FUZZ_FIRMWARE_PATH = "/usr/share/seabios"
+
+PROFILES: dict[str, Profile] = {
+    "default": Profile(),
+    "asan": Profile(flags=("--enable-asan", "--enable-ubsan")),
+    "fuzz": Profile(
+        flags=(
+            "--enable-fuzzing",
+            "--enable-asan",
+            "--enable-ubsan",
+            f"--firmwarepath={FUZZ_FIRMWARE_PATH}",
+        ),
+        cc="clang-16",
+        cxx="clang++-16",
+        # qemu-system-x86_64 too: it reads the fw_cfg directory for the seeds over qtest
+        targets=("qemu-fuzz-x86_64", "qemu-system-x86_64"),
+        option_roms=False,
+        binary="qemu-fuzz-x86_64",
+        packages=("clang-16", "libfuzzer-16-dev", "libclang-rt-16-dev"),
+        firmware_path=FUZZ_FIRMWARE_PATH,
+    ),
 }
 
 
@@ -73,9 +112,14 @@ def configure_args(profile: str, python: str, ccache: bool) -> list[str]:
             f"unknown build profile {profile!r}",
             hint=f"use one of: {', '.join(PROFILES)}",
         )
-    args = ["--cc=ccache cc", "--cxx=ccache c++"] if ccache else []
+    spec = PROFILES[profile]
+    args = []
+    if ccache:
+        args = [f"--cc=ccache {spec.cc or 'cc'}", f"--cxx=ccache {spec.cxx or 'c++'}"]
+    elif spec.cc is not None:
+        args = [f"--cc={spec.cc}", f"--cxx={spec.cxx}"]
     args.append(f"--python={python}")
-    return args + list(COMMON_FLAGS) + list(PROFILES[profile])
+    return args + list(COMMON_FLAGS) + list(spec.flags)
 
 
 def build_env(workdir: Workdir) -> dict[str, str]:
@@ -256,6 +300,43 @@ def build_option_roms(build_dir: Path, runner: Runner, env: dict[str, str], log:
         )
 
 
+def link_firmware(build_dir: Path, firmware_path: str) -> None:
+    """Make the build tree's qemu-bundle copy of ``firmware_path`` point at the real one."""
+    real = Path(firmware_path)
+    if not (real / "bios-256k.bin").is_file():
+        raise HarnessError(
+            STEP,
+            f"no bios-256k.bin in {real}, which this build profile takes the pc BIOS from",
+            path=real,
+            hint="install Debian's seabios package (`make setup` does)",
+        )
+    bundled = build_dir / "qemu-bundle" / firmware_path.lstrip("/")
+    if bundled.is_symlink() and bundled.resolve() == real.resolve():
+        return
+    if bundled.exists() or bundled.is_symlink():
+        raise HarnessError(
+            STEP,
+            f"{bundled} exists and is not a link to {real}",
+            path=bundled,
+            hint="delete it and build again",
+        )
+    bundled.parent.mkdir(parents=True, exist_ok=True)
+    bundled.symlink_to(real)
+
+
+def existing_binary(workdir: Workdir, profile: str, build_dir: Path | None = None) -> Path:
+    """The binary of a profile's earlier build, for commands run with --no-build."""
+    binary = (build_dir or workdir.build_dir(profile)) / PROFILES[profile].binary
+    if not binary.is_file():
+        raise HarnessError(
+            STEP,
+            f"no {binary.name} at {binary} and --no-build was given",
+            path=binary,
+            hint=f"drop --no-build (or run `vmfwupdate build --profile {profile}` once)",
+        )
+    return binary
+
+
 def build(
     src: Path,
     workdir: Workdir,
@@ -275,11 +356,16 @@ def build(
     if not ccache:
         runner.say("build: ccache not installed, building without it (`make setup` installs it)")
     args = configure_args(profile, configure_python(sys.executable), ccache)
+    spec = PROFILES[profile]
+    toolchain.ensure(spec.packages, runner, f"build profile {profile!r}")
     configured = configure(src, build_dir, args, runner, env, log)
-    targets = [*TARGETS, *extra_targets]
+    targets = [*spec.targets, *extra_targets]
     run_ninja(build_dir, targets, runner, env, log, jobs, f"build {profile}")
-    build_option_roms(build_dir, runner, env, log)
-    qemu = build_dir / "qemu-system-x86_64"
+    if spec.option_roms:
+        build_option_roms(build_dir, runner, env, log)
+    if spec.firmware_path is not None:
+        link_firmware(build_dir, spec.firmware_path)
+    qemu = build_dir / spec.binary
     seconds = time.monotonic() - start
     runner.say(f"build: {qemu} ready ({seconds:.1f}s, log: {log})")
     return BuildResult(

@@ -1,4 +1,4 @@
-"""Command line: ``vmfwupdate [-v] {fetch,apply,export,build,checkpatch,check,run,test}``."""
+"""Command line: ``vmfwupdate [-v] {fetch,apply,export,build,checkpatch,check,run,test,fuzz}``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from harness import (
     build,
     checkpatch,
     devloop,
+    fuzz,
     parallel,
     pipeline,
     rebase_survey,
@@ -56,10 +57,10 @@ def add_branch(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_build(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--profile", choices=sorted(build.PROFILES), default="default", help="build profile"
-    )
+def add_build(parser: argparse.ArgumentParser, *, fuzz_profile: bool = False) -> None:
+    # the fuzz profile builds only qemu-fuzz-x86_64, which `vmfwupdate fuzz` runs
+    profiles = sorted(p for p in build.PROFILES if fuzz_profile or p != "fuzz")
+    parser.add_argument("--profile", choices=profiles, default="default", help="build profile")
     parser.add_argument(
         "--asan",
         dest="profile",
@@ -97,7 +98,7 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="configure and build QEMU out of tree")
     add_common(p, top=False)
     add_source(p)
-    add_build(p)
+    add_build(p, fuzz_profile=True)
 
     p = sub.add_parser(
         "rebase-check", help="report how each patch applies to another QEMU base (--qemu-src)"
@@ -139,6 +140,13 @@ def make_parser() -> argparse.ArgumentParser:
     add_source(p)
     add_build(p)
     devloop.add_test_options(p)
+
+    p = sub.add_parser(
+        "fuzz", help="build the fuzz profile, run generic-fuzz on the device, report crashes"
+    )
+    add_common(p, top=False)
+    add_source(p)
+    fuzz.add_options(p)
     return parser
 
 
@@ -149,6 +157,8 @@ def dispatch(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
         return devloop.run(args, workdir, runner)
     if args.command == "test":
         return devloop.test(args, workdir, runner)
+    if args.command == "fuzz":
+        return fuzz.run(args, workdir, runner)
     spec = source.resolve_spec(args.qemu_src, workdir)
     tree = source.prepare(spec, workdir, runner, sha256=args.sha256)
     if args.command == "fetch":

@@ -34,15 +34,7 @@ QMP: {qmp}
 def up_to_date_qemu(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> Path:
     """The QEMU binary of the chosen profile, rebuilt incrementally unless --no-build."""
     if args.no_build:
-        qemu = (args.build_dir or workdir.build_dir(args.profile)) / "qemu-system-x86_64"
-        if not qemu.is_file():
-            raise HarnessError(
-                "build",
-                f"no QEMU binary at {qemu} and --no-build was given",
-                path=qemu,
-                hint="drop --no-build (or run `vmfwupdate build` once)",
-            )
-        return qemu
+        return build.existing_binary(workdir, args.profile, args.build_dir)
     spec = source.resolve_spec(args.qemu_src, workdir)
     tree = source.prepare(spec, workdir, runner, sha256=args.sha256)
     result = build.build(

@@ -137,3 +137,35 @@ def test_configure_identity_differs_for_another_interpreter(tmp_path: Path) -> N
     base = build.configure_python(str(Path(sys.executable).resolve()))
     assert len({venv, other_venv, base}) == 3
     assert base == str(Path(sys.executable).resolve())  # outside a venv: the real file
+
+
+def test_fuzz_profile_is_clang_with_libfuzzer_and_sanitizers() -> None:
+    args = build.configure_args("fuzz", "/p", ccache=True)
+    assert args[:2] == ["--cc=ccache clang-16", "--cxx=ccache clang++-16"]
+    assert {"--enable-fuzzing", "--enable-asan", "--enable-ubsan"} <= set(args)
+    assert build.configure_args("fuzz", "/p", ccache=False)[:2] == [
+        "--cc=clang-16",
+        "--cxx=clang++-16",
+    ]
+    spec = build.PROFILES["fuzz"]
+    assert spec.targets[0] == "qemu-fuzz-x86_64" and spec.binary == "qemu-fuzz-x86_64"
+    assert not spec.option_roms and spec.firmware_path == "/usr/share/seabios"
+    assert "libfuzzer-16-dev" in spec.packages and "clang-16" in spec.packages
+    assert not build.PROFILES["default"].packages
+
+
+def test_firmware_link_points_into_the_real_directory(tmp_path: Path) -> None:
+    real = tmp_path / "seabios"
+    real.mkdir()
+    (real / "bios-256k.bin").write_bytes(b"\0")
+    build_dir = tmp_path / "build"
+    build.link_firmware(build_dir, str(real))
+    bundled = build_dir / "qemu-bundle" / str(real).lstrip("/")
+    assert bundled.resolve() == real.resolve()
+    build.link_firmware(build_dir, str(real))  # again: nothing to do
+
+
+def test_missing_firmware_says_which_package(tmp_path: Path) -> None:
+    with pytest.raises(HarnessError) as info:
+        build.link_firmware(tmp_path / "b", str(tmp_path / "none"))
+    assert "seabios" in (info.value.hint or "")

@@ -51,3 +51,24 @@ def test_python_dash_m_harness_help() -> None:
     assert proc.returncode == 0
     for command in ("fetch", "apply", "export", "build", "checkpatch", "check"):
         assert command in proc.stdout
+
+
+def test_fuzz_options_parse() -> None:
+    args = make_parser().parse_args(
+        ["fuzz", "--target", "vmfwupdate-q35", "--time", "60", "--runs", "5", "--corpus", "c"]
+    )
+    assert (args.command, args.target, args.time, args.runs) == ("fuzz", "vmfwupdate-q35", 60, 5)
+    assert args.corpus == Path("c")
+    assert make_parser().parse_args(["fuzz"]).target == "all"
+
+
+def test_fuzz_profile_only_for_build() -> None:
+    assert make_parser().parse_args(["build", "--profile", "fuzz"]).profile == "fuzz"
+    with pytest.raises(SystemExit):
+        make_parser().parse_args(["check", "--profile", "fuzz"])
+
+
+def test_fuzz_rejects_zero_time(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fuzz", "--time", "0", "--no-build"]) == 1
+    err = capsys.readouterr().err
+    assert "vmfwupdate fuzz: error: --time must be at least 1" in err

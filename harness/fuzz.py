@@ -1,0 +1,283 @@
+"""``vmfwupdate fuzz``: coverage-guided fuzzing of the device with QEMU's generic-fuzz.
+
+Builds the ``fuzz`` profile (clang + libFuzzer + ASan + UBSan) if needed, reads the fw_cfg
+file directory through the fuzz binary to write seed inputs for the device's files, runs
+``qemu-fuzz-x86_64 --fuzz-target=generic-fuzz-<config>`` on a kept corpus, shows its
+progress, and turns any finding into a kept reproducer file and a command that replays it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness import build, fuzz_seeds, libfuzzer, source
+from harness.errors import HarnessError
+from harness.run import Runner, base_env, quote
+from harness.vm_cmdline import DEBUG_EXIT_IOBASE
+from harness.workdir import Workdir
+
+STEP = "fuzz"
+CONFIGS = ("vmfwupdate-pc", "vmfwupdate-q35")
+PROGRESS_SECONDS = 30
+PROBE_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where one target keeps its corpus, seeds and findings."""
+
+    config: str
+    corpus: Path
+    seeds: Path
+    crashes: Path
+    log: Path
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--target",
+        choices=[*CONFIGS, "all"],
+        default="all",
+        help="generic-fuzz config to run (default: all, one after the other)",
+    )
+    parser.add_argument("--time", type=int, metavar="N", help="stop after N seconds per target")
+    parser.add_argument("--runs", type=int, metavar="N", help="stop after N inputs per target")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        metavar="DIR",
+        help="corpus directory, kept between runs (default: .work/fuzz/<target>/corpus; "
+        "with --target all: DIR/<target>)",
+    )
+    parser.add_argument(
+        "--timeout", type=int, default=25, metavar="S", help="seconds one input may take (25)"
+    )
+    parser.add_argument(
+        "--max-len", type=int, default=4096, metavar="B", help="longest input in bytes (4096)"
+    )
+    parser.add_argument(
+        "--leaks",
+        choices=("input", "exit"),
+        default="input",
+        help="when LeakSanitizer looks: after each input that allocated more than it freed "
+        "(input, libFuzzer's default; a heap scan each time) or only at exit (faster)",
+    )
+    parser.add_argument("--no-build", action="store_true", help="use the existing fuzz build")
+    parser.add_argument("-j", "--jobs", type=int, default=2, help="parallel build jobs (2)")
+
+
+def place(workdir: Workdir, config: str, corpus: Path | None, several: bool) -> Place:
+    root = workdir.root / "fuzz" / config
+    if corpus is None:
+        corpus = root / "corpus"
+    elif several:
+        corpus = corpus / config
+    return Place(
+        config=config,
+        corpus=corpus.resolve(),
+        seeds=(root / "seeds").resolve(),
+        crashes=(root / "crashes").resolve(),
+        log=workdir.log(f"fuzz-{config}.log"),
+    )
+
+
+def fuzz_binary(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> Path:
+    if args.no_build:
+        return build.existing_binary(workdir, "fuzz")
+    spec = source.resolve_spec(args.qemu_src, workdir)
+    tree = source.prepare(spec, workdir, runner, sha256=args.sha256)
+    return build.build(tree.path, workdir, runner, profile="fuzz", jobs=args.jobs).qemu
+
+
+def machine_args(binary: Path, config: str, runner: Runner) -> list[str]:
+    """The QEMU arguments the fuzz target starts its machine with (it prints them when
+    QTEST_LOG is set), without its own -qtest options."""
+    target = libfuzzer.fuzz_target_name(config)
+    cmd = [binary, f"--fuzz-target={target}", "-runs=0"]
+    with tempfile.TemporaryDirectory(prefix="vmfwupdate-fuzz-") as tmp:
+        env = base_env({"QTEST_LOG": "1"})
+        proc = runner.run(cmd, step=STEP, env=env, check=False, cwd=Path(tmp))
+    args = libfuzzer.machine_args(proc.stdout)
+    if args is None or proc.returncode != 0:
+        raise HarnessError(
+            STEP,
+            f"{target} did not start its machine (exit code {proc.returncode})",
+            path=binary,
+            details=f"$ {quote(cmd)}\n" + (proc.stdout + proc.stderr)[-3000:],
+            hint="check that the tree has the series' generic-fuzz configs (patch 0007) and "
+            "that the machine starts; the output above is QEMU's",
+        )
+    return args
+
+
+def device_files(
+    qemu: Path, args: list[str], config: str, runner: Runner
+) -> dict[str, fuzz_seeds.FwCfgFile]:
+    """The device's fw_cfg files as the fuzzed machine lays them out, read over qtest.
+
+    QEMU does not exit when qtest's input ends, so the last command writes to an
+    isa-debug-exit port, which adds no fw_cfg file."""
+    exit_device = f"isa-debug-exit,iobase={DEBUG_EXIT_IOBASE:#x},iosize=0x04"
+    cmd = [str(qemu), *args, "-device", exit_device, "-qtest", "stdio"]
+    runner.echo(cmd, None)
+    try:
+        proc = subprocess.run(
+            cmd,
+            input=fuzz_seeds.directory_qtest() + f"outb {DEBUG_EXIT_IOBASE:#x} 0x0\n",
+            capture_output=True,
+            text=True,
+            timeout=PROBE_SECONDS,
+            check=False,
+        )
+        output, errors = proc.stdout, proc.stderr
+    except subprocess.TimeoutExpired as exc:
+        output, errors = _text(exc.stdout), _text(exc.stderr)
+    try:
+        directory = fuzz_seeds.parse_directory(fuzz_seeds.reply_bytes(output))
+        return fuzz_seeds.device_files(directory)
+    except fuzz_seeds.ProbeError as exc:
+        raise HarnessError(
+            STEP,
+            f"could not read the fw_cfg file directory of {config}'s machine: {exc}",
+            path=qemu,
+            details=f"$ {quote(cmd)}\n" + errors[-3000:],
+            hint="the output above is QEMU's; the machine must start with -device vmfwupdate",
+        ) from exc
+
+
+def _text(data: bytes | str | None) -> str:
+    if isinstance(data, bytes):
+        return data.decode("utf-8", "replace")
+    return data or ""
+
+
+def write_seeds(directory: Path, seeds: dict[str, bytes]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("seed-*"):
+        old.unlink()
+    for name, data in seeds.items():
+        (directory / f"seed-{name}").write_bytes(data)
+
+
+class Progress:
+    """Prints libFuzzer's figures every PROGRESS_SECONDS (every line with -v is the log)."""
+
+    def __init__(self, runner: Runner, config: str, outcome: libfuzzer.Outcome) -> None:
+        self.runner = runner
+        self.config = config
+        self.outcome = outcome
+        self.start = time.monotonic()
+        self.last = 0.0
+
+    def __call__(self, line: str) -> None:
+        status = self.outcome.feed(line)
+        if status is None or self.runner.verbose:
+            return
+        now = time.monotonic()
+        if status.event == "INITED" or now - self.last >= PROGRESS_SECONDS:
+            self.last = now
+            self.runner.say(f"fuzz {self.config}: {now - self.start:6.0f}s  {status.render()}")
+
+
+def fuzz_one(
+    binary: Path, where: Place, limits: libfuzzer.Limits, runner: Runner
+) -> libfuzzer.Outcome:
+    qemu = binary.with_name("qemu-system-x86_64")
+    files = device_files(qemu, machine_args(binary, where.config, runner), where.config, runner)
+    write_seeds(where.seeds, fuzz_seeds.seeds(files))
+    selectors = ", ".join(f"{n}={f.select:#x}" for n, f in files.items())
+    runner.say(f"fuzz {where.config}: device files {selectors}; seeds in {where.seeds}")
+    for directory in (where.corpus, where.crashes):
+        directory.mkdir(parents=True, exist_ok=True)
+    cmd = libfuzzer.command(
+        binary, where.config, [where.corpus, where.seeds], where.crashes, limits
+    )
+    sanitizers = libfuzzer.sanitizer_env(shutil.which("llvm-symbolizer"))
+    env = base_env(sanitizers)
+    where.log.write_text("", encoding="utf-8")
+    runner.say(f"fuzz {where.config}: running (log: {where.log})")
+    outcome = libfuzzer.Outcome()
+    start = time.monotonic()
+    code = runner.stream(
+        cmd,
+        log=where.log,
+        env=env,
+        cwd=where.crashes,
+        on_line=Progress(runner, where.config, outcome),
+    )
+    seconds = time.monotonic() - start
+    summary = report(where.config, outcome, seconds)
+    runner.say(summary)
+    if outcome.slow_units:
+        runner.say(
+            f"fuzz {where.config}: {len(outcome.slow_units)} slow input(s) kept in "
+            f"{where.crashes} (slow-unit-*: slower than 10 s, not a failure)"
+        )
+    if outcome.failed or code != 0:
+        raise failure(binary, where, outcome, code, summary, sanitizers)
+    return outcome
+
+
+def report(config: str, outcome: libfuzzer.Outcome, seconds: float) -> str:
+    status = outcome.status
+    rate = outcome.stats.get("average_exec_per_sec", status.rate)
+    parts = [f"{outcome.execs:,} executions in {seconds:.0f}s"]
+    if rate is not None:
+        parts.append(f"{rate:,} exec/s")
+    for label, value in (("cov", status.cov), ("ft", status.ft), ("corpus", status.corpus)):
+        if value is not None:
+            parts.append(f"{label} {value}")
+    if "peak_rss_mb" in outcome.stats:
+        parts.append(f"peak rss {outcome.stats['peak_rss_mb']} MB")
+    return f"fuzz {config}: " + ", ".join(parts)
+
+
+def failure(
+    binary: Path,
+    where: Place,
+    outcome: libfuzzer.Outcome,
+    code: int,
+    summary: str,
+    env: dict[str, str],
+) -> HarnessError:
+    artifacts = [a if a.is_absolute() else where.crashes / a for a in outcome.failures]
+    lines = [summary, *outcome.findings[:10]]
+    for artifact in artifacts:
+        lines.append(f"reproducer: {artifact}")
+        command = libfuzzer.reproducer(binary, where.config, artifact, env)
+        lines.append(f"replay it:  {command}")
+    if artifacts:
+        hint = (
+            "run the replay command above (it fails the same way); add QTEST_LOG=1 "
+            "FUZZ_SERIALIZE_QTEST=1 to it for the qtest trace of the input "
+            "(docs/devel/testing/fuzzing.rst, 'Building Crash Reproducers')"
+        )
+        problem = f"{where.config}: libFuzzer found a failing input ({len(artifacts)} kept)"
+    else:
+        hint = "read the end of the log; the fuzzer stopped before finishing"
+        problem = f"{where.config}: the fuzzer exited with code {code}"
+    return HarnessError(STEP, problem, path=where.log, details="\n".join(lines), hint=hint)
+
+
+def run(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
+    for name, value in (("--time", args.time), ("--runs", args.runs)):
+        if value is not None and value < 1:
+            raise HarnessError(STEP, f"{name} must be at least 1, not {value}")
+    binary = fuzz_binary(args, workdir, runner)
+    configs = CONFIGS if args.target == "all" else (args.target,)
+    limits = libfuzzer.Limits(
+        seconds=args.time,
+        runs=args.runs,
+        timeout=args.timeout,
+        max_len=args.max_len,
+        leaks_per_input=args.leaks == "input",
+    )
+    for config in configs:
+        fuzz_one(binary, place(workdir, config, args.corpus, len(configs) > 1), limits, runner)
+    return 0
