@@ -1,4 +1,4 @@
-"""The per-test overhead check in this toolkit's pytest harness (harness.vm).
+"""The per-test overhead check in this toolkit's pytest harness (harness.machine.vm).
 
 Run by bench/qmp_overhead.py and bench/slope.py with BENCH_QEMU and BENCH_BIOS set;
 BENCH_N (default 1) repeats the check as that many tests in one session. Same check as
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.vm import VM
-from harness.vm_cmdline import VMConfig
+from harness.machine.cmdline import VMConfig
+from harness.machine.vm import VM
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.stats import Figure, timed_command
-from harness.payloads import build_agent
+from harness.build.agent_image import build_agent
 
 HERE = Path(__file__).resolve().parent
 
@@ -54,7 +54,7 @@ def checks(qemu: Path, qemu_src: Path, repo: Path, work: Path) -> tuple[Check, C
 def run(qemu: Path, qemu_src: Path, repo: Path, work: Path, reps: int) -> list[Figure]:
     ours_check, theirs_check = checks(qemu, qemu_src, repo, work)
     theirs = Figure("per-test", "QEMU functional (qemu_test)")
-    ours = Figure("per-test", "pytest harness (harness.vm)", baseline=theirs.name)
+    ours = Figure("per-test", "pytest harness (harness.machine.vm)", baseline=theirs.name)
     for _ in range(reps):
         ours.samples.append(ours_check.seconds())
         theirs.samples.append(theirs_check.seconds())

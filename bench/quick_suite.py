@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from bench.stats import Figure
-from harness import parallel
+from harness.workflows import workers as parallel
 
 
 def timed_suite(cmd: list[str], repo: Path, figure: Figure) -> None:

@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 from bench.stats import Figure
-from harness.payloads import build_agent
-from harness.vm import VM
-from harness.vm_cmdline import FwCfgBlob, VMConfig
-from harness.vm_model import BIOS_ADDR, BIOS_SIZE
+from harness.build.agent_image import build_agent
+from harness.interface.v6_rules import BIOS_ADDR, BIOS_SIZE
+from harness.machine.cmdline import FwCfgBlob, VMConfig
+from harness.machine.vm import VM
 
 KIB = 1024
 SIZES = (64 * KIB, 256 * KIB, 1024 * KIB, 4096 * KIB, 16384 * KIB)

@@ -15,7 +15,7 @@ import time
 
 from bench import build_bench, qmp_overhead, quick_suite, report, reset_latency, slope
 from bench.stats import Figure
-from harness import source
+from harness.tree import source
 from harness.workdir import Workdir
 
 GROUPS = ("per-test", "slope", "reset", "suite", "build")

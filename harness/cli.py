@@ -8,20 +8,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness import (
-    build,
-    checkpatch,
-    devloop,
-    fuzz,
-    parallel,
-    pipeline,
-    rebase_survey,
-    series,
-    source,
-)
+from harness.build import qemu as build
 from harness.errors import HarnessError
-from harness.run import Runner
+from harness.runner import Runner
+from harness.tree import checkpatch, series, source
+from harness.tree import rebase as rebase_survey
 from harness.workdir import Workdir
+from harness.workflows import devloop, fuzz, pipeline
+from harness.workflows import workers as parallel
 
 
 def add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from vmfw_flows import Boot
 
-from harness.console import ConsoleTimeout
-from harness.vm_agent import Reply
+from harness.guest.agent_client import Reply
+from harness.machine.console import ConsoleTimeout
 
 CASES = [
     ("bogus", "unknown-command"),

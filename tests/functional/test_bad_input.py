@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 from vmfw_flows import KIB, LOAD_ADDR, Boot, assert_alive, device_model, reset, stage_update
 
-from harness.vm import VM
-from harness.vm_agent import AgentClient, AgentError
-from harness.vm_model import (
+from harness.guest.agent_client import AgentClient, AgentError
+from harness.interface.v6_rules import (
     BIOS_ADDR,
     BIOS_SIZE,
     CAP,
@@ -26,6 +25,7 @@ from harness.vm_model import (
     DeviceModel,
     u64_le,
 )
+from harness.machine.vm import VM
 
 REGION = 256 * KIB
 STAGE2 = "opt/vmfwtest/stage2"

@@ -7,8 +7,8 @@ import re
 import pytest
 from vmfw_flows import KIB, MIB, Boot, assert_alive, device_model, reset
 
-from harness.vm_agent import AgentError
-from harness.vm_model import BIOS_SIZE, GRANULE, U64_MAX
+from harness.guest.agent_client import AgentError
+from harness.interface.v6_rules import BIOS_SIZE, GRANULE, U64_MAX
 
 
 def region_size_in_mtree(mtree: str) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from vmfw_flows import Boot, assert_alive, reset
 
-from harness.vm_agent import AgentError
-from harness.vm_model import CAP, CAP_BIOS_RESIZE, FILE_SIZES, U64_MAX, u64_le
+from harness.guest.agent_client import AgentError
+from harness.interface.v6_rules import CAP, CAP_BIOS_RESIZE, FILE_SIZES, U64_MAX, u64_le
 
 CONFIGS = {
     "default": ("vmfwupdate", CAP_BIOS_RESIZE),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from vmfw_flows import LOAD_ADDR, Boot, reset, stage_update
 
-from harness.vm_agent import AgentError
-from harness.vm_model import BIOS_ADDR, BIOS_SIZE, DISABLE, FILE_PREFIX, GRANULE
+from harness.guest.agent_client import AgentError
+from harness.interface.v6_rules import BIOS_ADDR, BIOS_SIZE, DISABLE, FILE_PREFIX, GRANULE
 
 STAGE2 = "opt/vmfwtest/stage2"
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from vmfw_flows import Boot
 
-from harness.console import ConsoleEOF, ConsoleTimeout
-from harness.qmp_session import QEMUExited
-from harness.vm import VMError
-from harness.vm_cmdline import debug_exit_status
+from harness.machine.cmdline import debug_exit_status
+from harness.machine.console import ConsoleEOF, ConsoleTimeout
+from harness.machine.qmp import QEMUExited
+from harness.machine.vm import VMError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -77,8 +77,8 @@ def test_no_orphan_when_runner_is_killed(boot: Boot, tmp_path: Path) -> None:
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from harness.vm import VM\n"
-        "from harness.vm_cmdline import VMConfig\n"
+        "from harness.machine.vm import VM\n"
+        "from harness.machine.cmdline import VMConfig\n"
         f"cfg = VMConfig(qemu_bin=Path({str(boot.vms.qemu_bin)!r}), machine={boot.machine!r},"
         f" accel={boot.accel!r}, bios=Path({str(image)!r}), devices=('vmfwupdate',))\n"
         f"vm = VM(cfg, Path({str(tmp_path / 'vm')!r}))\n"

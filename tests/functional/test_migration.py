@@ -31,8 +31,8 @@ from vmfw_flows import (
     write_opaque,
 )
 
-from harness.vm import VM
-from harness.vm_model import BIOS_ADDR, BIOS_SIZE, DISABLE, OPAQUE
+from harness.interface.v6_rules import BIOS_ADDR, BIOS_SIZE, DISABLE, OPAQUE
+from harness.machine.vm import VM
 
 STAGE2 = "opt/vmfwtest/stage2"
 REGION = 512 * KIB

@@ -19,7 +19,7 @@ import pytest
 from test_reset_update import xp_bytes
 from vmfw_flows import KIB, MIB, Boot, Payloads, VMFactory, stage_update
 
-from harness.vm import VM
+from harness.machine.vm import VM
 
 SEABIOS = Path("/usr/share/seabios/bios-256k.bin")
 OVMF = Path("/usr/share/ovmf/OVMF.fd")

@@ -18,9 +18,8 @@ from vmfw_flows import (
     write_opaque,
 )
 
-from harness.vm import VM
-from harness.vm_agent import AgentClient
-from harness.vm_model import (
+from harness.guest.agent_client import AgentClient
+from harness.interface.v6_rules import (
     BIOS_ADDR,
     BIOS_SIZE,
     DISABLE,
@@ -30,6 +29,7 @@ from harness.vm_model import (
     low_alias,
     region_after_update,
 )
+from harness.machine.vm import VM
 
 STAGE2 = "opt/vmfwtest/stage2"
 # The chain: A is the -bios image (and so the region), B is smaller, C bigger than B.

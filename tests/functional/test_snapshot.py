@@ -23,7 +23,7 @@ from vmfw_flows import (
     write_opaque,
 )
 
-from harness.vm_model import BIOS_ADDR, BIOS_SIZE, OPAQUE, crc32, region_after_update
+from harness.interface.v6_rules import BIOS_ADDR, BIOS_SIZE, OPAQUE, crc32, region_after_update
 
 STAGE2 = "opt/vmfwtest/stage2"
 REGION = 512 * KIB

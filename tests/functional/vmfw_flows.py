@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.payloads import build_agent
-from harness.vm import VM, LaunchError, VMError
-from harness.vm_agent import AgentClient, Banner
-from harness.vm_cmdline import FwCfgBlob, VMConfig, kvm_flavour
-from harness.vm_model import (
+from harness.build.agent_image import build_agent
+from harness.guest.agent_client import AgentClient, Banner
+from harness.interface.v6_rules import (
     BIOS_ADDR,
     BIOS_SIZE,
     OPAQUE,
@@ -20,6 +18,8 @@ from harness.vm_model import (
     crc32,
     parse_flatview_ram,
 )
+from harness.machine.cmdline import FwCfgBlob, VMConfig, kvm_flavour
+from harness.machine.vm import VM, LaunchError, VMError
 
 KIB = 1024
 MIB = 1024 * KIB

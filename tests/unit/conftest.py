@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from repo_helpers import FAKE_FILES, write_tree
 
-from harness.run import Runner
-from harness.source import QemuTree, prepare, sha256_of
+from harness.runner import Runner
+from harness.tree.source import QemuTree, prepare, sha256_of
 from harness.workdir import Workdir
 
 

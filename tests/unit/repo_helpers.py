@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from harness.source import QemuTree
+from harness.tree.source import QemuTree
 
 AUTHOR_ENV = {
     "GIT_AUTHOR_NAME": "Ada Developer",

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import build
+from harness.build import qemu as build
 from harness.errors import HarnessError
-from harness.run import Runner
+from harness.runner import Runner
 
 DEV_TREE_FLAGS = [
     "--cc=ccache cc",

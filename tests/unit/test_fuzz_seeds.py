@@ -6,8 +6,8 @@ import struct
 
 import pytest
 
-from harness import fuzz_seeds as fs
-from harness import generic_fuzz_input as gfi
+from harness.fuzz import generic_fuzz_input as gfi
+from harness.fuzz import seeds as fs
 
 SIZES = {"cap": 8, "bios-size": 8, "bios-addr": 8, "disable": 1, "opaque": 4096}
 

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from harness import generic_fuzz_input as gfi
+from harness.fuzz import generic_fuzz_input as gfi
 
 OPCODES = 10  # entries of ops[] in generic_fuzz()
 

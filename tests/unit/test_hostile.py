@@ -1,11 +1,11 @@
-"""Unit tests of the hostile-guest core (harness.hostile): generator, model, checks."""
+"""Unit tests of the hostile-guest core (harness.interface.hostile): generator, model, checks."""
 
 from __future__ import annotations
 
 import pytest
 
-from harness import hostile as h
-from harness import vm_model as m
+from harness.interface import hostile as h
+from harness.interface import v6_rules as m
 
 RAM = m.RamMap.of([(0, 0xA0000), (0x100000, 0x10000000)])
 REGION = 0x40000

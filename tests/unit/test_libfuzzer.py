@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness import libfuzzer
+from harness.fuzz import libfuzzer
 
 
 def test_command_names_the_generic_fuzz_target_and_keeps_the_corpus_last() -> None:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import parallel, pipeline
 from harness.cli import make_parser
-from harness.devloop import pytest_command
+from harness.workflows import pipeline
+from harness.workflows import workers as parallel
+from harness.workflows.devloop import pytest_command
 
 TESTS = """
 import pytest

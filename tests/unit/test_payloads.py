@@ -1,4 +1,4 @@
-"""Unit tests for harness.payloads: validation, the real build, post-link checks."""
+"""Unit tests for harness.build.agent_image: validation, the real build, post-link checks."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import payloads
-from harness.payloads import (
+from harness.build import agent_image as payloads
+from harness.build.agent_image import (
     AGENT_DIR,
     FOUR_GIB,
     AgentImage,

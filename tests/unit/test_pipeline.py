@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import pipeline
-from harness.run import Runner
+from harness.runner import Runner
 from harness.workdir import Workdir
+from harness.workflows import pipeline
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest" errors="1" failures="2" skipped="3" tests="10">

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from repo_helpers import commit_file, git, make_series
 
-from harness import rebase_survey
-from harness.rebase_survey import APPLIES, CONFLICT, hunks_per_file, rejected_per_file
-from harness.run import Runner
-from harness.source import QemuTree
+from harness.runner import Runner
+from harness.tree import rebase as rebase_survey
+from harness.tree.rebase import APPLIES, CONFLICT, hunks_per_file, rejected_per_file
+from harness.tree.source import QemuTree
 from harness.workdir import Workdir
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from repo_helpers import commit_file, git, make_checkout, make_series, snapshot
 
-from harness import series
 from harness.errors import HarnessError
-from harness.run import Runner
-from harness.source import QemuTree, prepare
+from harness.runner import Runner
+from harness.tree import series
+from harness.tree.source import QemuTree, prepare
 from harness.workdir import Workdir
 
 

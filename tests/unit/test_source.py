@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from repo_helpers import FAKE_FILES, git, write_tree
 
-from harness import source
 from harness.errors import HarnessError
-from harness.run import Runner
-from harness.source import prepare, resolve_spec, sha256_of
+from harness.runner import Runner
+from harness.tree import source
+from harness.tree.source import prepare, resolve_spec, sha256_of
 from harness.workdir import Workdir
 
 

@@ -1,4 +1,4 @@
-"""Unit tests of the agent protocol client (harness.vm_agent) over a scripted console."""
+"""Unit tests of the agent protocol client (harness.guest.agent_client) over a scripted console."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from harness import vm_agent as a
+from harness.guest import agent_client as a
 
 BANNER = "VMFWAGENT v1 identity=stage-1.x rom-base=0xfffc0000 rom-size=0x00040000 crc32=0x1234abcd"
 

@@ -1,4 +1,4 @@
-"""Unit tests of the QEMU command-line builder (harness.vm_cmdline)."""
+"""Unit tests of the QEMU command-line builder (harness.machine.cmdline)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import vm_cmdline as c
+from harness.machine import cmdline as c
 
 
 def cfg(**kw: object) -> c.VMConfig:

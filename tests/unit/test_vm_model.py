@@ -1,4 +1,4 @@
-"""Unit tests of the host-side vmfwupdate interface model (harness.vm_model)."""
+"""Unit tests of the host-side vmfwupdate interface model (harness.interface.v6_rules)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import zlib
 
 import pytest
 
-from harness import vm_model as m
+from harness.interface import v6_rules as m
 
 RAM = m.RamMap.of([(0, 0xA0000), (0x100000, 0x10000000)])
 REGION = 0x100000

@@ -16,10 +16,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import build, fuzz_seeds, libfuzzer, source
+from harness.build import qemu as build
 from harness.errors import HarnessError
-from harness.run import Runner, base_env, quote
-from harness.vm_cmdline import DEBUG_EXIT_IOBASE
+from harness.fuzz import libfuzzer
+from harness.fuzz import seeds as fuzz_seeds
+from harness.machine.cmdline import DEBUG_EXIT_IOBASE
+from harness.runner import Runner, base_env, quote
+from harness.tree import source
 from harness.workdir import Workdir
 
 STEP = "fuzz"

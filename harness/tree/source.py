@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.git import FIXED_DATE, Git, user_identity
-from harness.run import Runner
-from harness.treestate import TreeState
+from harness.runner import Runner
+from harness.tree.git import FIXED_DATE, Git, user_identity
+from harness.tree.state import TreeState
 from harness.workdir import Workdir
 
 STEP = "fetch"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from harness.vm_model import (
+from harness.interface.v6_rules import (
     BIOS_ADDR,
     BIOS_SIZE,
     CAP,

@@ -15,7 +15,7 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from harness.generic_fuzz_input import (
+from harness.fuzz.generic_fuzz_input import (
     PioSize,
     clear_dma_patterns,
     dma_pattern,

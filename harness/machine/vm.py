@@ -19,10 +19,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.console import Console
-from harness.qmp_session import QEMUExited, QMPSession
-from harness.vm_agent import AgentClient
-from harness.vm_cmdline import VMConfig, build_args, optionrom_dir
+from harness.guest.agent_client import AgentClient
+from harness.machine.cmdline import VMConfig, build_args, optionrom_dir
+from harness.machine.console import Console
+from harness.machine.qmp import QEMUExited, QMPSession
 
 QUIT_BUDGET = 3.0
 KILL_BUDGET = 3.0

@@ -15,12 +15,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness import build, parallel, source
+from harness.build import qemu as build
+from harness.build.agent_image import build_agent
 from harness.errors import HarnessError
-from harness.payloads import build_agent
-from harness.run import Runner
-from harness.vm_cmdline import DEBUG_EXIT_IOBASE, optionrom_dir
+from harness.machine.cmdline import DEBUG_EXIT_IOBASE, optionrom_dir
+from harness.runner import Runner
+from harness.tree import source
 from harness.workdir import Workdir
+from harness.workflows import workers as parallel
 
 RUN_HELP = """\
 console: the guest's serial port is this terminal (QEMU -serial mon:stdio).

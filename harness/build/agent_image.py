@@ -7,7 +7,7 @@ the flags or the toolchain change), links them for the requested size,
 converts the ELF to a flat binary and checks the result (exact size, reset
 vector jumps to the 16-bit entry, no undefined symbols).
 
-    python -m harness.payloads --size 0x10000 --identity a --out DIR
+    python -m harness.build.agent_image --size 0x10000 --identity a --out DIR
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 
-AGENT_DIR = Path(__file__).resolve().parent / "agent"
+AGENT_DIR = Path(__file__).resolve().parents[1] / "agent"
 
 KIB = 1024
 MIN_SIZE = 64 * KIB
@@ -407,7 +407,8 @@ def _parse_size(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m harness.payloads", description="Build a guest agent firmware image."
+        prog="python -m harness.build.agent_image",
+        description="Build a guest agent firmware image.",
     )
     parser.add_argument(
         "--size",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.patchfile import series_files
-from harness.run import Runner
-from harness.source import QemuTree
+from harness.runner import Runner
+from harness.tree.patchfile import series_files
+from harness.tree.source import QemuTree
 
 STEP = "checkpatch"
 

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.git import HARNESS_EMAIL, HARNESS_NAME, Git
-from harness.patchfile import (
+from harness.runner import Runner
+from harness.tree.git import HARNESS_EMAIL, HARNESS_NAME, Git
+from harness.tree.patchfile import (
     COVER_LETTER,
     PATCH_NAME,
     extract_notes,
@@ -21,9 +22,8 @@ from harness.patchfile import (
     series_files,
     subject_prefix,
 )
-from harness.run import Runner
-from harness.source import QemuTree, identity_for
-from harness.treestate import Applied, TreeState
+from harness.tree.source import QemuTree, identity_for
+from harness.tree.state import Applied, TreeState
 
 DEFAULT_BRANCH = "vmfwupdate"
 NOTES_REF = "refs/notes/vmfwupdate"

@@ -12,9 +12,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import toolchain
+from harness.build import packages as toolchain
 from harness.errors import HarnessError
-from harness.run import Runner, base_env
+from harness.runner import Runner, base_env
 from harness.workdir import Workdir
 
 STEP = "build"

@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Sequence
 
 from harness.errors import HarnessError
-from harness.run import Runner, base_env
+from harness.runner import Runner, base_env
 
 STEP = "build"
 

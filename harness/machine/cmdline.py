@@ -1,6 +1,6 @@
 """Build the QEMU command line for one test VM (pure logic, no processes).
 
-The VM driver (`harness.vm`) runs what this module builds. Keeping the
+The VM driver (`harness.machine.vm`) runs what this module builds. Keeping the
 argument list separate makes it unit-testable and lets a failing test print
 the exact command it ran.
 """

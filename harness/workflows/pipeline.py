@@ -12,10 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import build, parallel, series, source
+from harness.build import qemu as build
 from harness.errors import HarnessError
-from harness.run import Runner
+from harness.runner import Runner
+from harness.tree import series, source
 from harness.workdir import Workdir
+from harness.workflows import workers as parallel
 
 SUITE = "vmfwupdate"
 

@@ -19,12 +19,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.git import Git
-from harness.patchfile import series_files
-from harness.run import Runner
-from harness.series import DEFAULT_BRANCH, check_clean, open_tree, resolve_base
-from harness.source import QemuTree
-from harness.treestate import TreeState
+from harness.runner import Runner
+from harness.tree.git import Git
+from harness.tree.patchfile import series_files
+from harness.tree.series import DEFAULT_BRANCH, check_clean, open_tree, resolve_base
+from harness.tree.source import QemuTree
+from harness.tree.state import TreeState
 
 STEP = "rebase-check"
 APPLIES = "applies"

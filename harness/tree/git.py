@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.run import Runner, quote
+from harness.runner import Runner, quote
 
 HARNESS_NAME = "vmfwupdate-harness"
 HARNESS_EMAIL = "harness@vmfwupdate.invalid"

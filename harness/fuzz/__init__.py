@@ -1,0 +1,1 @@
+"""Fuzzing inputs and outputs: generic-fuzz's input format, the seeds, libFuzzer's output."""
