@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench.stats import Figure
 from harness.build.agent_image import build_agent
-from harness.interface.v6_rules import BIOS_ADDR, BIOS_SIZE
+from harness.interface.v6 import BIOS_ADDR, BIOS_SIZE
 from harness.machine.cmdline import FwCfgBlob, VMConfig
 from harness.machine.vm import VM
 

@@ -19,21 +19,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from harness.interface.v6_rules import (
-    BIOS_ADDR,
-    BIOS_SIZE,
-    CAP,
-    DISABLE,
-    FILE_SIZES,
-    FOUR_GIB,
-    GRANULE,
-    OPAQUE,
-    U64_MAX,
-    DeviceModel,
-    crc32,
-    from_u64_le,
-    u64_le,
-)
+from harness.interface.encoding import U64_MAX, crc32, from_u64_le, u64_le
+from harness.interface.v6 import BIOS_ADDR, BIOS_SIZE, CAP, DISABLE, FILE_SIZES, GRANULE, OPAQUE
+from harness.interface.v6 import REGION_TOP as FOUR_GIB
+from harness.interface.v6_rules import DeviceModel
 
 RESET_METHODS = ("cf9", "kbd", "triple", "qmp")
 # A blob every hostile VM has on fw_cfg (read-only) and a name none has.

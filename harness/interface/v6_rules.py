@@ -1,126 +1,24 @@
-"""Host-side model of the vmfwupdate interface (docs: vmfwupdate-interface.md).
+"""The rules of the v6 device as a model: its accepted state and how writes and resets change it.
 
-Pure logic, no QEMU: the encodings (u64 little-endian, CRC32) and a small
-state machine of the device's accept/reject rules, used by the functional
-tests to predict what the guest must read back after each write, and
-unit-tested on its own.
+Pure logic, no QEMU: the functional tests predict with it what the guest must
+read back after each write, and it is unit-tested on its own. The facts it
+applies (granule, file names, the opaque size) come from `harness.interface.v6`.
 """
 
 from __future__ import annotations
 
-import re
-import struct
-import zlib
 from dataclasses import dataclass, field
 
-FILE_PREFIX = "etc/vmfwupdate/"
-CAP = FILE_PREFIX + "cap"
-BIOS_SIZE = FILE_PREFIX + "bios-size"
-BIOS_ADDR = FILE_PREFIX + "bios-addr"
-DISABLE = FILE_PREFIX + "disable"
-OPAQUE = FILE_PREFIX + "opaque"
-FILE_SIZES = {CAP: 8, BIOS_SIZE: 8, BIOS_ADDR: 8, DISABLE: 1, OPAQUE: 4096}
-
-CAP_BIOS_RESIZE = 1 << 0
-GRANULE = 64 * 1024
-OPAQUE_SIZE = 4096
-LOW_ALIAS_MAX = 128 * 1024
-FOUR_GIB = 1 << 32
-U64_MAX = (1 << 64) - 1
-
-
-def u64_le(value: int) -> bytes:
-    return struct.pack("<Q", value & U64_MAX)
-
-
-def from_u64_le(data: bytes) -> int:
-    if len(data) < 8:
-        raise ValueError(f"need 8 bytes for a u64, got {len(data)}")
-    return int(struct.unpack_from("<Q", data)[0])
-
-
-def crc32(data: bytes) -> int:
-    return zlib.crc32(data) & 0xFFFFFFFF
-
-
-def region_after_update(region_size: int, image: bytes) -> bytes:
-    """The BIOS region's bytes after an update with `image`: zero fill below it."""
-    if len(image) > region_size:
-        raise ValueError("image larger than the BIOS region")
-    return bytes(region_size - len(image)) + image
-
-
-def low_alias(region: bytes) -> bytes:
-    """What the guest sees at 1 MiB - n: the last n = min(128 KiB, region) bytes."""
-    return region[-min(LOW_ALIAS_MAX, len(region)) :]
-
-
-@dataclass(frozen=True)
-class RamMap:
-    """Guest-physical ranges [start, end) that are RAM (merged, sorted)."""
-
-    ranges: tuple[tuple[int, int], ...]
-
-    @classmethod
-    def of(cls, ranges: list[tuple[int, int]]) -> RamMap:
-        merged: list[tuple[int, int]] = []
-        for start, end in sorted(r for r in ranges if r[1] > r[0]):
-            if merged and start <= merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-            else:
-                merged.append((start, end))
-        return cls(tuple(merged))
-
-    def contains(self, addr: int, size: int) -> bool:
-        """True if [addr, addr+size) does not wrap 64 bits and lies inside one RAM range."""
-        if size <= 0 or addr < 0:
-            return False
-        end = addr + size
-        if end - 1 > U64_MAX:
-            return False
-        return any(start <= addr and end <= stop for start, stop in self.ranges)
-
-    def end_of_low_ram(self) -> int:
-        """End of the RAM range that contains 1 MiB (the usable area for tests)."""
-        for start, stop in self.ranges:
-            if start <= 0x100000 < stop:
-                return stop
-        raise ValueError("no RAM at 1 MiB")
-
-
-_FLAT_LINE = re.compile(
-    r"\s*(?P<start>[0-9a-fA-F]+)-(?P<end>[0-9a-fA-F]+) "
-    r"\(prio [-\d]+, (?P<kind>[^)]*)\): (?P<name>.*)"
+from harness.interface.memory_map import RamMap
+from harness.interface.v6 import (
+    BIOS_ADDR,
+    BIOS_SIZE,
+    CAP,
+    CAP_BIOS_RESIZE,
+    DISABLE,
+    GRANULE,
+    OPAQUE_SIZE,
 )
-
-
-def parse_flatview_ram(mtree_f: str, address_space: str = "memory") -> RamMap:
-    """Parse `info mtree -f` output; return the RAM ranges of one address space.
-
-    Only sections whose type is exactly "ram" count: "rom", "romd", "i/o"
-    and "ram device" are not guest RAM in the interface's sense.
-    """
-    ranges: list[tuple[int, int]] = []
-    in_view = False
-    header_as: list[str] = []
-    for line in mtree_f.splitlines():
-        if line.startswith("FlatView #"):
-            in_view = False
-            header_as = []
-            continue
-        m_as = re.match(r'\s*AS "([^"]+)"', line)
-        if m_as:
-            header_as.append(m_as.group(1))
-            in_view = address_space in header_as
-            continue
-        if not in_view:
-            continue
-        m = _FLAT_LINE.match(line)
-        if m and m["kind"] == "ram":
-            ranges.append((int(m["start"], 16), int(m["end"], 16) + 1))
-    if not ranges:
-        raise ValueError(f"no RAM ranges found for address space {address_space!r}")
-    return RamMap.of(ranges)
 
 
 @dataclass

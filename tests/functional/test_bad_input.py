@@ -14,17 +14,10 @@ import pytest
 from vmfw_flows import KIB, LOAD_ADDR, Boot, assert_alive, device_model, reset, stage_update
 
 from harness.guest.agent_client import AgentClient, AgentError
-from harness.interface.v6_rules import (
-    BIOS_ADDR,
-    BIOS_SIZE,
-    CAP,
-    DISABLE,
-    FOUR_GIB,
-    GRANULE,
-    U64_MAX,
-    DeviceModel,
-    u64_le,
-)
+from harness.interface.encoding import U64_MAX, u64_le
+from harness.interface.v6 import BIOS_ADDR, BIOS_SIZE, CAP, DISABLE, GRANULE
+from harness.interface.v6 import REGION_TOP as FOUR_GIB
+from harness.interface.v6_rules import DeviceModel
 from harness.machine.vm import VM
 
 REGION = 256 * KIB

@@ -8,7 +8,8 @@ import pytest
 from vmfw_flows import KIB, MIB, Boot, assert_alive, device_model, reset
 
 from harness.guest.agent_client import AgentError
-from harness.interface.v6_rules import BIOS_SIZE, GRANULE, U64_MAX
+from harness.interface.encoding import U64_MAX
+from harness.interface.v6 import BIOS_SIZE, GRANULE
 
 
 def region_size_in_mtree(mtree: str) -> int:

@@ -6,7 +6,8 @@ import pytest
 from vmfw_flows import Boot, assert_alive, reset
 
 from harness.guest.agent_client import AgentError
-from harness.interface.v6_rules import CAP, CAP_BIOS_RESIZE, FILE_SIZES, U64_MAX, u64_le
+from harness.interface.encoding import U64_MAX, u64_le
+from harness.interface.v6 import CAP, CAP_BIOS_RESIZE, FILE_SIZES
 
 CONFIGS = {
     "default": ("vmfwupdate", CAP_BIOS_RESIZE),

@@ -6,7 +6,7 @@ import pytest
 from vmfw_flows import LOAD_ADDR, Boot, reset, stage_update
 
 from harness.guest.agent_client import AgentError
-from harness.interface.v6_rules import BIOS_ADDR, BIOS_SIZE, DISABLE, FILE_PREFIX, GRANULE
+from harness.interface.v6 import BIOS_ADDR, BIOS_SIZE, DISABLE, FILE_PREFIX, GRANULE
 
 STAGE2 = "opt/vmfwtest/stage2"
 

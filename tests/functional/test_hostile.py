@@ -39,7 +39,7 @@ from harness.interface.hostile import (
     expected_read,
     state_mismatches,
 )
-from harness.interface.v6_rules import BIOS_ADDR, BIOS_SIZE, CAP, DISABLE, OPAQUE
+from harness.interface.v6 import BIOS_ADDR, BIOS_SIZE, CAP, DISABLE, OPAQUE
 
 REGION = 256 * KIB
 SCRATCH = 0x2000000  # where the opaque file is loaded to take its CRC32

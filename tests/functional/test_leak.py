@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from vmfw_flows import KIB, MIB, RESET_METHODS, Boot, check_banner, reset
 
-from harness.interface.v6_rules import BIOS_ADDR
+from harness.interface.v6 import BIOS_ADDR
 from harness.machine.vm import ASAN_OPTIONS
 
 CYCLES = 1000

@@ -31,7 +31,7 @@ from vmfw_flows import (
     write_opaque,
 )
 
-from harness.interface.v6_rules import BIOS_ADDR, BIOS_SIZE, DISABLE, OPAQUE
+from harness.interface.v6 import BIOS_ADDR, BIOS_SIZE, DISABLE, OPAQUE
 from harness.machine.vm import VM
 
 STAGE2 = "opt/vmfwtest/stage2"

@@ -19,16 +19,10 @@ from vmfw_flows import (
 )
 
 from harness.guest.agent_client import AgentClient
-from harness.interface.v6_rules import (
-    BIOS_ADDR,
-    BIOS_SIZE,
-    DISABLE,
-    FOUR_GIB,
-    OPAQUE,
-    crc32,
-    low_alias,
-    region_after_update,
-)
+from harness.interface.encoding import crc32
+from harness.interface.firmware_region import low_alias, region_after_update
+from harness.interface.v6 import BIOS_ADDR, BIOS_SIZE, DISABLE, OPAQUE
+from harness.interface.v6 import REGION_TOP as FOUR_GIB
 from harness.machine.vm import VM
 
 STAGE2 = "opt/vmfwtest/stage2"

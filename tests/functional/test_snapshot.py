@@ -23,7 +23,9 @@ from vmfw_flows import (
     write_opaque,
 )
 
-from harness.interface.v6_rules import BIOS_ADDR, BIOS_SIZE, OPAQUE, crc32, region_after_update
+from harness.interface.encoding import crc32
+from harness.interface.firmware_region import region_after_update
+from harness.interface.v6 import BIOS_ADDR, BIOS_SIZE, OPAQUE
 
 STAGE2 = "opt/vmfwtest/stage2"
 REGION = 512 * KIB

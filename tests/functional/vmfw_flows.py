@@ -10,14 +10,10 @@ import pytest
 
 from harness.build.agent_image import build_agent
 from harness.guest.agent_client import AgentClient, Banner
-from harness.interface.v6_rules import (
-    BIOS_ADDR,
-    BIOS_SIZE,
-    OPAQUE,
-    DeviceModel,
-    crc32,
-    parse_flatview_ram,
-)
+from harness.interface.encoding import crc32
+from harness.interface.memory_map import parse_flatview_ram
+from harness.interface.v6 import BIOS_ADDR, BIOS_SIZE, OPAQUE
+from harness.interface.v6_rules import DeviceModel
 from harness.machine.cmdline import FwCfgBlob, VMConfig, kvm_flavour
 from harness.machine.vm import VM, LaunchError, VMError
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import pytest
 
 from harness.interface import hostile as h
-from harness.interface import v6_rules as m
+from harness.interface.encoding import crc32, u64_le
+from harness.interface.memory_map import RamMap
+from harness.interface.v6 import BIOS_ADDR, BIOS_SIZE, CAP, DISABLE, OPAQUE
+from harness.interface.v6_rules import DeviceModel
 
-RAM = m.RamMap.of([(0, 0xA0000), (0x100000, 0x10000000)])
+RAM = RamMap.of([(0, 0xA0000), (0x100000, 0x10000000)])
 REGION = 0x40000
 IMAGES = (h.Image("h64", 0x1000000, 0x10000), h.Image("h256", 0x1200000, REGION))
 
 
 def world() -> h.HostileModel:
-    return h.HostileModel(m.DeviceModel(region_size=REGION, ram=RAM), IMAGES, "stage1")
+    return h.HostileModel(DeviceModel(region_size=REGION, ram=RAM), IMAGES, "stage1")
 
 
 def run_ops(seed: int, count: int) -> list[str]:
@@ -57,28 +60,28 @@ def test_write_outcomes() -> None:
     before = model.files()
     assert model.write(h.MISSING_FILE, b"x") == h.NO_SUCH_FILE
     assert model.write(h.READ_ONLY_FILE, b"x") == h.DMA_ERROR
-    assert model.write(m.BIOS_ADDR, m.u64_le(0x1000000) + b"\0") == h.DMA_ERROR
-    assert model.write(m.BIOS_ADDR, m.u64_le(0x1000000)[:4]) == h.OK  # partial: rejected
-    assert model.write(m.CAP, m.u64_le(0)) == h.OK  # read-only: rejected
+    assert model.write(BIOS_ADDR, u64_le(0x1000000) + b"\0") == h.DMA_ERROR
+    assert model.write(BIOS_ADDR, u64_le(0x1000000)[:4]) == h.OK  # partial: rejected
+    assert model.write(CAP, u64_le(0)) == h.OK  # read-only: rejected
     assert model.files() == before
-    assert model.write(m.OPAQUE, b"abc") == h.OK
-    assert model.files()[m.OPAQUE][:4] == b"abc\0"
-    assert model.write(m.DISABLE, b"\x00") == h.OK
-    assert model.files()[m.DISABLE] == b"\x01"
-    assert model.write(m.BIOS_ADDR, m.u64_le(0x1000000)) == h.OK
-    assert model.files()[m.BIOS_ADDR] == m.u64_le(0), "disabled device accepted bios-addr"
+    assert model.write(OPAQUE, b"abc") == h.OK
+    assert model.files()[OPAQUE][:4] == b"abc\0"
+    assert model.write(DISABLE, b"\x00") == h.OK
+    assert model.files()[DISABLE] == b"\x01"
+    assert model.write(BIOS_ADDR, u64_le(0x1000000)) == h.OK
+    assert model.files()[BIOS_ADDR] == u64_le(0), "disabled device accepted bios-addr"
 
 
 def test_reset_predicts_firmware() -> None:
     model = world()
     assert model.reset() == "stage1"
-    model.write(m.BIOS_SIZE, m.u64_le(0x10000))
-    model.write(m.BIOS_ADDR, m.u64_le(0x1000000))
+    model.write(BIOS_SIZE, u64_le(0x10000))
+    model.write(BIOS_ADDR, u64_le(0x1000000))
     assert not model.unsafe_pending()
     assert model.reset() == "h64"
-    assert model.files()[m.BIOS_SIZE] == m.u64_le(0x10000)
+    assert model.files()[BIOS_SIZE] == u64_le(0x10000)
     assert model.reset() == "h64"
-    model.write(m.BIOS_ADDR, m.u64_le(0x1200000))  # h256's address with h64's size
+    model.write(BIOS_ADDR, u64_le(0x1200000))  # h256's address with h64's size
     assert model.unsafe_pending()
     with pytest.raises(ValueError):
         model.reset()
@@ -86,9 +89,9 @@ def test_reset_predicts_firmware() -> None:
 
 def test_state_mismatches() -> None:
     model = world()
-    files = {name: data for name, data in model.files().items() if name != m.OPAQUE}
-    crc = m.crc32(model.files()[m.OPAQUE])
+    files = {name: data for name, data in model.files().items() if name != OPAQUE}
+    crc = crc32(model.files()[OPAQUE])
     assert h.state_mismatches(files, crc, model) == []
-    files[m.BIOS_SIZE] = m.u64_le(1)
+    files[BIOS_SIZE] = u64_le(1)
     problems = h.state_mismatches(files, crc ^ 1, model)
-    assert len(problems) == 2 and m.BIOS_SIZE in problems[0] and m.OPAQUE in problems[1]
+    assert len(problems) == 2 and BIOS_SIZE in problems[0] and OPAQUE in problems[1]

@@ -6,53 +6,58 @@ import zlib
 
 import pytest
 
-from harness.interface import v6_rules as m
+from harness.interface import v6
+from harness.interface.encoding import U64_MAX, crc32, from_u64_le, u64_le
+from harness.interface.firmware_region import low_alias, region_after_update
+from harness.interface.memory_map import RamMap, parse_flatview_ram
+from harness.interface.v6 import BIOS_ADDR, CAP, GRANULE
+from harness.interface.v6_rules import DeviceModel
 
-RAM = m.RamMap.of([(0, 0xA0000), (0x100000, 0x10000000)])
+RAM = RamMap.of([(0, 0xA0000), (0x100000, 0x10000000)])
 REGION = 0x100000
 
 
-def model(**kw: object) -> m.DeviceModel:
-    return m.DeviceModel(region_size=REGION, ram=RAM, **kw)  # type: ignore[arg-type]
+def model(**kw: object) -> DeviceModel:
+    return DeviceModel(region_size=REGION, ram=RAM, **kw)  # type: ignore[arg-type]
 
 
 def test_u64_le_round_trip() -> None:
-    assert m.u64_le(0x0102030405060708) == bytes([8, 7, 6, 5, 4, 3, 2, 1])
-    assert m.from_u64_le(m.u64_le(m.U64_MAX)) == m.U64_MAX
-    assert m.u64_le(-1) == b"\xff" * 8
+    assert u64_le(0x0102030405060708) == bytes([8, 7, 6, 5, 4, 3, 2, 1])
+    assert from_u64_le(u64_le(U64_MAX)) == U64_MAX
+    assert u64_le(-1) == b"\xff" * 8
     with pytest.raises(ValueError):
-        m.from_u64_le(b"\x00" * 7)
+        from_u64_le(b"\x00" * 7)
 
 
 def test_crc32_is_zlib() -> None:
-    assert m.crc32(b"123456789") == 0xCBF43926
-    assert m.crc32(b"abc") == zlib.crc32(b"abc")
+    assert crc32(b"123456789") == 0xCBF43926
+    assert crc32(b"abc") == zlib.crc32(b"abc")
 
 
 def test_region_after_update_zero_fills_below_image() -> None:
-    img = b"\x11" * m.GRANULE
-    region = m.region_after_update(4 * m.GRANULE, img)
-    assert len(region) == 4 * m.GRANULE
-    assert region[: 3 * m.GRANULE] == bytes(3 * m.GRANULE)
+    img = b"\x11" * GRANULE
+    region = region_after_update(4 * GRANULE, img)
+    assert len(region) == 4 * GRANULE
+    assert region[: 3 * GRANULE] == bytes(3 * GRANULE)
     assert region.endswith(img)
     with pytest.raises(ValueError):
-        m.region_after_update(m.GRANULE, img * 2)
+        region_after_update(GRANULE, img * 2)
 
 
 def test_low_alias_is_last_128k_or_whole_region() -> None:
     region = bytes(range(256)) * 1024  # 256 KiB
-    assert m.low_alias(region) == region[-0x20000:]
-    assert m.low_alias(region[:0x10000]) == region[:0x10000]
+    assert low_alias(v6.ABI, region) == region[-0x20000:]
+    assert low_alias(v6.ABI, region[:0x10000]) == region[:0x10000]
 
 
 def test_ram_map_merges_and_checks_containment() -> None:
-    ram = m.RamMap.of([(0x100000, 0x200000), (0, 0xA0000), (0x200000, 0x300000)])
+    ram = RamMap.of([(0x100000, 0x200000), (0, 0xA0000), (0x200000, 0x300000)])
     assert ram.ranges == ((0, 0xA0000), (0x100000, 0x300000))
     assert ram.contains(0x100000, 0x200000)
     assert not ram.contains(0x100000, 0x200001)
     assert not ram.contains(0x90000, 0x20000)  # crosses the hole
     assert not ram.contains(0x1000, 0)
-    assert not ram.contains(m.U64_MAX - 0xFFF, 0x10000)  # wraps
+    assert not ram.contains(U64_MAX - 0xFFF, 0x10000)  # wraps
     assert ram.end_of_low_ram() == 0x300000
 
 
@@ -77,10 +82,10 @@ FlatView #1
 
 
 def test_parse_flatview_ram_takes_only_ram_of_named_as() -> None:
-    ram = m.parse_flatview_ram(MTREE)
+    ram = parse_flatview_ram(MTREE)
     assert ram.ranges == ((0, 0xA0000), (0x100000, 0x10000000))
     with pytest.raises(ValueError):
-        m.parse_flatview_ram(MTREE, "I/O")
+        parse_flatview_ram(MTREE, "I/O")
 
 
 def test_initial_state() -> None:
@@ -94,11 +99,11 @@ def test_initial_state() -> None:
     [
         (0, False),
         (0x8000, False),
-        (m.GRANULE + 1, False),
-        (m.GRANULE, True),
+        (GRANULE + 1, False),
+        (GRANULE, True),
         (REGION, True),
-        (REGION + m.GRANULE, False),
-        (m.U64_MAX, False),
+        (REGION + GRANULE, False),
+        (U64_MAX, False),
     ],
 )
 def test_bios_size_rules(value: int, ok: bool) -> None:
@@ -109,7 +114,7 @@ def test_bios_size_rules(value: int, ok: bool) -> None:
 
 def test_bios_size_rejected_without_resize_cap() -> None:
     d = model(resize=False)
-    assert not d.write_bios_size(m.GRANULE)
+    assert not d.write_bios_size(GRANULE)
     assert d.bios_size == REGION
 
 
@@ -123,7 +128,7 @@ def test_bios_size_rejected_without_resize_cap() -> None:
         (0x90000, False),  # into the VGA hole
         (0xFFF00000, False),  # the BIOS ROM
         (0x100000000, False),  # nothing there
-        (m.U64_MAX - 0xFFF, False),  # wraps
+        (U64_MAX - 0xFFF, False),  # wraps
     ],
 )
 def test_bios_addr_rules(addr: int, ok: bool) -> None:
@@ -134,12 +139,12 @@ def test_bios_addr_rules(addr: int, ok: bool) -> None:
 
 def test_bios_size_that_breaks_pending_addr_is_rejected() -> None:
     d = model()
-    assert d.write_bios_size(m.GRANULE)
-    assert d.write_bios_addr(0x10000000 - m.GRANULE)
-    assert not d.write_bios_size(2 * m.GRANULE)
-    assert d.bios_size == m.GRANULE
+    assert d.write_bios_size(GRANULE)
+    assert d.write_bios_addr(0x10000000 - GRANULE)
+    assert not d.write_bios_size(2 * GRANULE)
+    assert d.bios_size == GRANULE
     assert d.write_bios_addr(0)  # cancel, then the size is free again
-    assert d.write_bios_size(2 * m.GRANULE)
+    assert d.write_bios_size(2 * GRANULE)
 
 
 def test_disable_latches_and_blocks_writes() -> None:
@@ -149,7 +154,7 @@ def test_disable_latches_and_blocks_writes() -> None:
     assert d.disable == 1
     assert not d.write_disable(0)
     assert not d.write_bios_addr(0)
-    assert not d.write_bios_size(m.GRANULE)
+    assert not d.write_bios_size(GRANULE)
     assert d.bios_addr == 0x1000000
     assert d.reset() is None
     assert (d.disable, d.bios_addr, d.bios_size) == (0, 0, REGION)
@@ -158,20 +163,20 @@ def test_disable_latches_and_blocks_writes() -> None:
 def test_reset_applies_and_remembers_size() -> None:
     d = model()
     d.write_opaque(b"nonce")
-    assert d.write_bios_size(2 * m.GRANULE)
+    assert d.write_bios_size(2 * GRANULE)
     assert d.write_bios_addr(0x1000000)
-    assert d.reset() == 2 * m.GRANULE
-    assert (d.bios_addr, d.bios_size) == (0, 2 * m.GRANULE)
+    assert d.reset() == 2 * GRANULE
+    assert (d.bios_addr, d.bios_size) == (0, 2 * GRANULE)
     assert d.opaque.startswith(b"nonce")
     # A size written but not used does not outlive the reset.
     assert d.write_bios_size(REGION)
     assert d.reset() is None
-    assert d.bios_size == 2 * m.GRANULE
+    assert d.bios_size == 2 * GRANULE
 
 
 def test_write_dispatch_and_cap_read_only() -> None:
     d = model()
-    assert not d.write(m.CAP, 0)
-    assert d.value(m.CAP) == 1
-    assert d.write(m.BIOS_ADDR, 0x1000000)
-    assert d.value(m.BIOS_ADDR) == 0x1000000
+    assert not d.write(CAP, 0)
+    assert d.value(CAP) == 1
+    assert d.write(BIOS_ADDR, 0x1000000)
+    assert d.value(BIOS_ADDR) == 0x1000000

@@ -1,0 +1,80 @@
+"""Each ABI's Python declaration against the device header of the series in patches/.
+
+The header is rebuilt from the patch files themselves (no QEMU tree needed),
+so a change to either side that the other does not follow fails here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.interface.abis import ABIS
+from harness.interface.declaration import AbiDeclaration
+from harness.tree.patchfile import series_files
+from harness.tree.series_header import c_defines, file_from_series
+from harness.workdir import Workdir
+
+FILE_MACRO_PREFIX = "VMFWUPDATE_FILE_"
+FILE_COUNT_MACRO = "VMFWUPDATE_FILE_COUNT"
+
+
+def series_dir() -> Path:
+    return Workdir.default().patches
+
+
+def header_defines(abi: AbiDeclaration) -> dict[str, str | int]:
+    return c_defines(file_from_series(series_files(series_dir()), abi.header))
+
+
+@pytest.mark.parametrize("name", list(ABIS))
+def test_declared_defines_match_the_header(name: str) -> None:
+    abi = ABIS[name]
+    header = header_defines(abi)
+    wrong = {
+        macro: (value, header.get(macro))
+        for macro, value in abi.header_defines.items()
+        if header.get(macro) != value
+    }
+    assert not wrong, f"{abi.name}: declared (Python, header) differ: {wrong}"
+
+
+@pytest.mark.parametrize("name", list(ABIS))
+def test_header_has_no_define_the_declaration_lacks(name: str) -> None:
+    abi = ABIS[name]
+    undeclared = sorted(set(header_defines(abi)) - set(abi.header_defines))
+    assert not undeclared, f"{abi.name}: the header defines {undeclared}; declare them"
+
+
+@pytest.mark.parametrize("name", list(ABIS))
+def test_declared_files_are_the_header_files(name: str) -> None:
+    abi = ABIS[name]
+    header = header_defines(abi)
+    in_header = {
+        value
+        for macro, value in header.items()
+        if macro.startswith(FILE_MACRO_PREFIX) and macro != FILE_COUNT_MACRO
+    }
+    declared = {f.name for f in abi.files}
+    assert declared == in_header, (
+        f"{abi.name}: only declared {sorted(declared - in_header)}, "
+        f"only in the header {sorted(in_header - declared)}"
+    )
+    assert header.get(FILE_COUNT_MACRO, len(declared)) == len(abi.files)
+
+
+def test_header_reader_applies_later_hunks(tmp_path: Path) -> None:
+    create = tmp_path / "0001-add.patch"
+    create.write_text(
+        "diff --git a/x.h b/x.h\nnew file mode 100644\n--- /dev/null\n+++ b/x.h\n"
+        '@@ -0,0 +1,3 @@\n+#define A "a"\n+#define B (1ULL << 3)\n+#define C (2 * KiB)\n'
+    )
+    change = tmp_path / "0002-change.patch"
+    change.write_text(
+        "diff --git a/x.h b/x.h\n--- a/x.h\n+++ b/x.h\n"
+        '@@ -1,3 +1,3 @@\n #define A "a"\n-#define B (1ULL << 3)\n+#define B 0x10u\n'
+        " #define C (2 * KiB)\n"
+    )
+    text = file_from_series([create, change], "x.h")
+    assert c_defines(text) == {"A": "a", "B": 0x10, "C": 2048}
