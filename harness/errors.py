@@ -1,11 +1,36 @@
-"""The one error type the toolkit raises for problems a user can act on."""
+"""Every exception the toolkit raises on purpose, in one tree.
+
+    VmfwError                     root: catch this to catch everything below
+    ├── HarnessError              a step of a command failed; the user can act on it:
+    │   │                         step, problem, file, evidence, what to do (`render()`)
+    │   └── AgentBuildError       building a guest agent image failed (compile, link, checks)
+    └── MachineError              a running QEMU or its guest did not behave (tests see these)
+        ├── VMError               the QEMU process: start, exit status, sanitizer reports
+        │   └── LaunchError       QEMU did not come up: exit status, command line, stderr
+        ├── QMPError              the QMP session
+        │   ├── QMPTimeout        no reply or event within the deadline
+        │   └── QEMUExited        QEMU exited during a QMP wait
+        ├── ConsoleError          the serial console
+        │   ├── ConsoleTimeout    an expected line did not come within the deadline
+        │   └── ConsoleEOF        QEMU closed the console (it exited)
+        ├── AgentError            the guest agent answered ERR (`reason`, `detail`)
+        └── ProtocolViolation     the agent printed something its protocol does not allow
+
+Errors that wrap another keep it as `__cause__` (`raise ... from exc`), so a
+traceback shows the root cause (an OSError, pexpect's TIMEOUT, ...).
+"""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 
-class HarnessError(Exception):
+class VmfwError(Exception):
+    """Root of the toolkit's exceptions."""
+
+
+class HarnessError(VmfwError):
     """A failure of one pipeline step, with the file involved and what to do about it."""
 
     def __init__(
@@ -34,3 +59,87 @@ class HarnessError(Exception):
         if self.hint:
             lines.append(f"  what to do: {self.hint}")
         return "\n".join(lines)
+
+
+class AgentBuildError(HarnessError):
+    """A step of the agent build failed; the message names the step, the file and what to do."""
+
+    def __init__(
+        self,
+        step: str,
+        message: str,
+        path: Path | None = None,
+        output: str = "",
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(step, message, path=path, hint=hint, details=output.strip() or None)
+        self.output = output
+
+    def __str__(self) -> str:
+        where = f" ({self.path})" if self.path is not None else ""
+        text = f"agent build step '{self.step}' failed{where}: {self.problem}"
+        if self.details:
+            text += "\n" + self.details
+        if self.hint:
+            text += f"\nwhat to do: {self.hint}"
+        return text
+
+
+class MachineError(VmfwError):
+    """A running QEMU, its QMP, its console or its guest agent did not behave."""
+
+
+class VMError(MachineError):
+    """Something about the QEMU process went wrong; the message names the logs."""
+
+
+class LaunchError(VMError):
+    """QEMU did not come up: carries its exit status, command line and stderr."""
+
+    def __init__(self, reason: str, status: int | None, args: list[str], stderr: str) -> None:
+        self.reason = reason
+        self.status = status
+        self.args_list = args
+        self.stderr = stderr
+        super().__init__(
+            f"QEMU launch failed: {reason}; exit status {status}\n"
+            f"command: {shlex.join(args)}\nstderr:\n{stderr.rstrip()}"
+        )
+
+
+class QMPError(MachineError):
+    """The QMP session failed."""
+
+
+class QMPTimeout(QMPError):
+    """No QMP reply or event within the deadline."""
+
+
+class QEMUExited(QMPError):
+    """QEMU exited while a QMP wait was in progress."""
+
+
+class ConsoleError(MachineError):
+    """The serial console failed."""
+
+
+class ConsoleTimeout(ConsoleError):
+    """An expected console line did not come within the deadline."""
+
+
+class ConsoleEOF(ConsoleError):
+    """QEMU closed the console (it exited)."""
+
+
+class AgentError(MachineError):
+    """The agent answered ERR; `reason` is its reason word, `detail` the rest."""
+
+    def __init__(self, command: str, reason: str, detail: str) -> None:
+        super().__init__(f"agent: {command!r} -> ERR {reason} {detail}".rstrip())
+        self.command = command
+        self.reason = reason
+        self.detail = detail
+
+
+class ProtocolViolation(MachineError):
+    """The agent printed something the protocol does not allow."""

@@ -7,6 +7,8 @@
 #include "fwcfg.h"
 #include "reset.h"
 #include "serial.h"
+/* Generated from harness/guest/protocol.py by the agent build. */
+#include "agent_protocol.h"
 
 /* identity.c is generated at build time. */
 extern const char agent_identity[];
@@ -14,19 +16,13 @@ extern const char agent_identity[];
 extern const char __rom_base[];
 extern const char __rom_size[];
 
-#define LINE_MAX      8300
 #define MAX_ARGS      8
-#define AGENT_MEM_END 0xa0000u              /* agent's own RAM: [0, this) */
-#define READ_MAX      (1024u * 1024u)       /* largest file `read` streams */
-#define MREAD_MAX     (16u * 1024u * 1024u) /* largest `mread` */
-#define CHUNK         4096u
-#define DATA_PER_LINE 64u
 
 void agent_main(void);
 
-static char line[LINE_MAX + 1];
-static uint8_t bytes[LINE_MAX / 2 + 1];
-static uint8_t chunk[CHUNK] __attribute__((aligned(16)));
+static char line[AGENT_LINE_MAX + 1];
+static uint8_t bytes[AGENT_LINE_MAX / 2 + 1];
+static uint8_t chunk[AGENT_CHUNK] __attribute__((aligned(16)));
 static uint32_t rom_crc;
 
 static uint32_t rom_base(void)
@@ -41,7 +37,7 @@ static uint32_t rom_size(void)
 
 static void print_banner(void)
 {
-	serial_puts("VMFWAGENT v1 identity=");
+	serial_puts(AGENT_BANNER_MAGIC " identity=");
 	serial_puts(agent_identity);
 	serial_puts(" rom-base=0x");
 	put_hex(rom_base(), 8);
@@ -189,7 +185,7 @@ static void print_data(const uint8_t *p, uint32_t len)
 	uint32_t n;
 
 	while (len) {
-		n = len < DATA_PER_LINE ? len : DATA_PER_LINE;
+		n = len < AGENT_DATA_PER_LINE ? len : AGENT_DATA_PER_LINE;
 		serial_puts("data ");
 		put_bytes_hex(p, n);
 		serial_putc('\n');
@@ -264,12 +260,12 @@ static void cmd_read(int argc, char **argv)
 
 	if (need_args(argc, 2, "read <name>") || lookup(argv[1], &f))
 		return;
-	if (f.size > READ_MAX) {
+	if (f.size > AGENT_READ_MAX) {
 		reply_err("too-large", argv[1]);
 		return;
 	}
 	while (done < f.size) {
-		n = f.size - done < CHUNK ? f.size - done : CHUNK;
+		n = f.size - done < AGENT_CHUNK ? f.size - done : AGENT_CHUNK;
 		rc = fw_cfg_read(f.select, done == 0, chunk, n);
 		if (rc) {
 			reply_fwcfg_err(rc, argv[1]);
@@ -411,7 +407,7 @@ static void cmd_mread(int argc, char **argv)
 		reply_err("bad-argument", "range");
 		return;
 	}
-	if (len > MREAD_MAX) {
+	if (len > AGENT_MREAD_MAX) {
 		reply_err("too-large", argv[2]);
 		return;
 	}
@@ -486,13 +482,13 @@ static void cmd_reset(int argc, char **argv)
 {
 	void (*method)(void);
 
-	if (need_args(argc, 2, "reset cf9|kbd|triple"))
+	if (need_args(argc, 2, AGENT_RESET_USAGE))
 		return;
-	if (!strcmp(argv[1], "cf9"))
+	if (!strcmp(argv[1], AGENT_RESET_CF9))
 		method = reset_cf9;
-	else if (!strcmp(argv[1], "kbd"))
+	else if (!strcmp(argv[1], AGENT_RESET_KBD))
 		method = reset_kbd;
-	else if (!strcmp(argv[1], "triple"))
+	else if (!strcmp(argv[1], AGENT_RESET_TRIPLE))
 		method = reset_triple;
 	else {
 		reply_err("bad-argument", argv[1]);
@@ -583,7 +579,7 @@ void agent_main(void)
 	fw_cfg_probe();
 	rom_crc = crc32_update(0, __rom_base, rom_size());
 	print_banner();
-	serial_puts("READY\n");
+	serial_puts(AGENT_READY "\n");
 
 	for (;;) {
 		c = serial_getc();
@@ -602,7 +598,7 @@ void agent_main(void)
 			nul = 0;
 		} else if (c == '\0') {
 			nul = 1;
-		} else if (len < LINE_MAX) {
+		} else if (len < AGENT_LINE_MAX) {
 			line[len++] = (char)c;
 		} else {
 			overflow = 1;

@@ -1,5 +1,7 @@
 """Host-side client of the guest agent's console protocol (harness/agent/PROTOCOL.md).
 
+The protocol's limits and formats are `harness.guest.protocol`'s.
+
 Parsing is in plain functions (unit-tested); `AgentClient` sends commands
 over a `Console` and turns replies into Python values, raising `AgentError`
 with the agent's reason on an `ERR` status line.
@@ -11,31 +13,17 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-# Room for the command word and file name on a line of at most 8300 characters.
-MAX_LINE = 8300
-MAX_WRITE_BYTES = 4096
-
-BANNER_RE = re.compile(
-    r"VMFWAGENT v1 identity=(?P<identity>[A-Za-z0-9._-]{1,32}) "
-    r"rom-base=0x(?P<base>[0-9a-fA-F]{8}) rom-size=0x(?P<size>[0-9a-fA-F]{8}) "
-    r"crc32=0x(?P<crc>[0-9a-fA-F]{8})"
+from harness.errors import AgentError, ProtocolViolation
+from harness.guest.protocol import (
+    BANNER_MAGIC,
+    BANNER_PATTERN,
+    GUEST_RESET_METHODS,
+    MAX_WRITE_BYTES,
+    READY,
 )
+
+BANNER_RE = re.compile(BANNER_PATTERN)
 FILE_RE = re.compile(r"file (?P<select>[0-9a-fA-F]{4}) (?P<size>\d+) (?P<name>\S+)")
-RESET_METHODS = ("cf9", "kbd", "triple")
-
-
-class AgentError(Exception):
-    """The agent answered ERR; `reason` is its reason word, `detail` the rest."""
-
-    def __init__(self, command: str, reason: str, detail: str) -> None:
-        super().__init__(f"agent: {command!r} -> ERR {reason} {detail}".rstrip())
-        self.command = command
-        self.reason = reason
-        self.detail = detail
-
-
-class ProtocolViolation(Exception):
-    """The agent printed something the protocol does not allow."""
 
 
 @dataclass(frozen=True)
@@ -148,9 +136,9 @@ class AgentClient:
     def wait_banner(self, timeout: float | None = None) -> Banner:
         """Wait for the next boot banner and its READY line."""
         t = timeout if timeout is not None else self.boot_timeout
-        m = self.console.wait_line(r"VMFWAGENT v1 .*", t, "agent boot banner")
+        m = self.console.wait_line(re.escape(BANNER_MAGIC) + " .*", t, "agent boot banner")
         banner = parse_banner(m.group(0))
-        self.console.wait_line(r"READY", t, "READY after the banner")
+        self.console.wait_line(READY, t, f"{READY} after the banner")
         return banner
 
     def command(self, line: str, timeout: float | None = None) -> Reply:
@@ -236,8 +224,8 @@ class AgentClient:
 
     def reset(self, method: str, timeout: float | None = None) -> Banner:
         """Reset the machine from inside the guest and return the next boot's banner."""
-        if method not in RESET_METHODS:
-            raise ValueError(f"reset method must be one of {RESET_METHODS}")
+        if method not in GUEST_RESET_METHODS:
+            raise ValueError(f"reset method must be one of {GUEST_RESET_METHODS}")
         t = timeout if timeout is not None else self.boot_timeout
         self.console.send_line(f"reset {method}")
         line = self.console.readline(t, f"'resetting {method}'")

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from harness.interface.encoding import U64_MAX
-from harness.interface.units import MIB
+from harness.platform import MIB
 
 
 @dataclass(frozen=True)

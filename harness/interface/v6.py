@@ -15,7 +15,7 @@ declares an `ABI` of its own and is listed in `harness.interface.abis`.
 from __future__ import annotations
 
 from harness.interface.declaration import AbiDeclaration, FwCfgFile
-from harness.interface.units import GIB, KIB
+from harness.platform import FIRMWARE_TOP, KIB, LOW_MEMORY_END
 
 NAME = "v6"
 HEADER = "include/hw/misc/vmfwupdate.h"
@@ -47,10 +47,10 @@ CAP_BIOS_RESIZE = 1 << 0
 # bios-size must be a non-zero multiple of this.
 GRANULE = 64 * KIB
 # The firmware region ends here; an image is placed so that it ends here too.
-REGION_TOP = 4 * GIB
+REGION_TOP = FIRMWARE_TOP
 # Below 1 MiB the guest sees the region's last LOW_ALIAS_SIZE bytes (or all of a smaller one).
 LOW_ALIAS_SIZE = 128 * KIB
-LOW_ALIAS_END = 1024 * KIB
+LOW_ALIAS_END = LOW_MEMORY_END
 # The -device property that turns CAP_BIOS_RESIZE off.
 RESIZE_PROPERTY = "bios-resize"
 

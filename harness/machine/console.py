@@ -17,17 +17,7 @@ from typing import BinaryIO
 import pexpect
 import pexpect.fdpexpect
 
-
-class ConsoleError(Exception):
-    """A console wait failed; the message says what was awaited and what was seen."""
-
-
-class ConsoleTimeout(ConsoleError):
-    """Nothing matching arrived before the deadline."""
-
-
-class ConsoleEOF(ConsoleError):
-    """QEMU closed the console (it exited)."""
+from harness.errors import ConsoleEOF, ConsoleTimeout
 
 
 def _tail(data: bytes, limit: int = 300) -> str:

@@ -24,21 +24,11 @@ from qemu.qmp import EventListener, QMPClient
 from qemu.qmp.message import Message
 from qemu.qmp.qmp_client import ExecuteError
 
+from harness.errors import QEMUExited, QMPError, QMPTimeout
+
 __all__ = ["ExecuteError", "QEMUExited", "QMPError", "QMPSession", "QMPTimeout"]
 
 T = TypeVar("T")
-
-
-class QMPError(Exception):
-    """A QMP step failed (connection, timeout, QEMU gone)."""
-
-
-class QMPTimeout(QMPError):
-    """A QMP wait ran past its deadline."""
-
-
-class QEMUExited(QMPError):
-    """QEMU exited while a QMP wait was in progress."""
 
 
 class _TranscriptClient(QMPClient):

@@ -19,6 +19,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.errors import LaunchError, VMError
 from harness.guest.agent_client import AgentClient
 from harness.machine.cmdline import VMConfig, build_args, optionrom_dir
 from harness.machine.console import Console
@@ -26,24 +27,6 @@ from harness.machine.qmp import QEMUExited, QMPSession
 
 QUIT_BUDGET = 3.0
 KILL_BUDGET = 3.0
-
-
-class VMError(Exception):
-    """Something about the QEMU process went wrong; the message names the logs."""
-
-
-class LaunchError(VMError):
-    """QEMU did not come up: carries its exit status, command line and stderr."""
-
-    def __init__(self, reason: str, status: int | None, args: list[str], stderr: str) -> None:
-        self.reason = reason
-        self.status = status
-        self.args_list = args
-        self.stderr = stderr
-        super().__init__(
-            f"QEMU launch failed: {reason}; exit status {status}\n"
-            f"command: {shlex.join(args)}\nstderr:\n{stderr.rstrip()}"
-        )
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from harness.guest import agent_client as a
+from harness.guest.protocol import MAX_LINE, MAX_WRITE_BYTES
 
 BANNER = "VMFWAGENT v1 identity=stage-1.x rom-base=0xfffc0000 rom-size=0x00040000 crc32=0x1234abcd"
 
@@ -110,14 +111,14 @@ def test_write_commands_format() -> None:
         "crc 0x100000 0x10",
     ]
     with pytest.raises(ValueError):
-        c.write("x", b"\x00" * (a.MAX_WRITE_BYTES + 1))
+        c.write("x", b"\x00" * (MAX_WRITE_BYTES + 1))
 
 
 def test_mwrite_splits_long_data() -> None:
     c, con = client(["OK", "OK"])
-    c.mwrite(0x100000, b"\x01" * (a.MAX_WRITE_BYTES + 2))
+    c.mwrite(0x100000, b"\x01" * (MAX_WRITE_BYTES + 2))
     assert con.sent[1] == "mwrite 0x101000 0101"
-    assert all(len(s) <= a.MAX_LINE for s in con.sent)
+    assert all(len(s) <= MAX_LINE for s in con.sent)
 
 
 def test_reset_waits_for_next_banner() -> None:

@@ -9,25 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from harness.build import agent_image as payloads
-from harness.build.agent_image import (
-    AGENT_DIR,
-    FOUR_GIB,
-    AgentImage,
-    PayloadError,
-    build_agent,
-    build_agent_image,
-    check_image,
-    check_undefined,
-    validate_identity,
-    validate_size,
-)
+from harness.build.agent_cli import main as agent_cli_main
+from harness.build.agent_image import AGENT_DIR, build_agent, build_agent_image
+from harness.build.agent_toolchain import Toolchain, find_toolchain
+from harness.build.image_checks import check_image, check_undefined, reset_vector_target
+from harness.errors import AgentBuildError
+from harness.guest.image import AgentImage, validate_identity, validate_size
+from harness.platform import FIRMWARE_TOP
 
 
-def _toolchain_or_skip() -> payloads.Toolchain:
+def _toolchain_or_skip() -> Toolchain:
     try:
-        return payloads.find_toolchain()
-    except PayloadError as exc:
+        return find_toolchain()
+    except AgentBuildError as exc:
         pytest.skip(f"no toolchain to build the agent: {exc}")
 
 
@@ -45,14 +39,14 @@ def test_validate_size_accepts_64k_steps(size: int) -> None:
 
 @pytest.mark.parametrize("size", [0, 0xFFFF, 0x18000, 0x1010000, -0x10000, 0x2000000])
 def test_validate_size_rejects(size: int) -> None:
-    with pytest.raises(PayloadError, match="multiple of 64 KiB") as info:
+    with pytest.raises(AgentBuildError, match="multiple of 64 KiB") as info:
         validate_size(size)
     assert info.value.step == "validate"
 
 
 @pytest.mark.parametrize("size", [True, "65536", 65536.0])
 def test_validate_size_rejects_non_integers(size: object) -> None:
-    with pytest.raises(PayloadError, match="integer"):
+    with pytest.raises(AgentBuildError, match="integer"):
         validate_size(size)  # type: ignore[arg-type]
 
 
@@ -63,7 +57,7 @@ def test_validate_identity_accepts(identity: str) -> None:
 
 @pytest.mark.parametrize("identity", ["", "x" * 33, "a b", "a/b", 'a"b', "a\\b", "é", "a\n"])
 def test_validate_identity_rejects(identity: str) -> None:
-    with pytest.raises(PayloadError, match="identity"):
+    with pytest.raises(AgentBuildError, match="identity"):
         validate_identity(identity)
 
 
@@ -72,7 +66,7 @@ def test_build_produces_exact_size_and_banner_facts(built: AgentImage) -> None:
     assert built.path.name == "agent-unit-test-65536.bin"
     assert len(data) == 0x10000
     assert built.crc32 == zlib.crc32(data)
-    assert built.rom_base == FOUR_GIB - 0x10000
+    assert built.rom_base == FIRMWARE_TOP - 0x10000
     assert built.banner() == (
         "VMFWAGENT v1 identity=unit-test rom-base=0xffff0000 rom-size=0x00010000 "
         f"crc32=0x{zlib.crc32(data):08x}"
@@ -103,9 +97,7 @@ def test_source_change_rebuilds(tmp_path: Path) -> None:
     out = tmp_path / "out"
     first = build_agent_image(0x10000, "a", out, toolchain=toolchain, agent_dir=agent_dir)
     main_c = agent_dir / "main.c"
-    main_c.write_text(
-        main_c.read_text().replace("VMFWAGENT v1 identity=", "VMFWAGENT v1  identity=")
-    )
+    main_c.write_text(main_c.read_text().replace('" identity="', '"  identity="'))
     second = build_agent_image(0x10000, "a", out, toolchain=toolchain, agent_dir=agent_dir)
     assert second.rebuilt
     assert second.crc32 != first.crc32
@@ -152,46 +144,46 @@ def test_agent_crc32_matches_zlib(built: AgentImage, tmp_path: Path) -> None:
 
 def test_check_image_accepts_built(built: AgentImage) -> None:
     data = built.path.read_bytes()
-    entry16 = payloads.reset_vector_target(data)
+    entry16 = reset_vector_target(data)
     check_image(data, built.size, entry16)
 
 
 def test_check_image_rejects_wrong_size(built: AgentImage) -> None:
     data = built.path.read_bytes()
-    entry16 = payloads.reset_vector_target(data)
-    with pytest.raises(PayloadError, match="check-size"):
+    entry16 = reset_vector_target(data)
+    with pytest.raises(AgentBuildError, match="check-size"):
         check_image(data[:-1], built.size, entry16)
-    with pytest.raises(PayloadError, match="check-size"):
+    with pytest.raises(AgentBuildError, match="check-size"):
         check_image(data + b"\0" * 0x10000, built.size, entry16)
 
 
 def test_check_image_rejects_corrupted_reset_vector(built: AgentImage) -> None:
     data = bytearray(built.path.read_bytes())
-    entry16 = payloads.reset_vector_target(bytes(data))
+    entry16 = reset_vector_target(bytes(data))
     not_a_jump = bytearray(data)
     not_a_jump[-16] = 0x90
-    with pytest.raises(PayloadError, match="not a near jump"):
+    with pytest.raises(AgentBuildError, match="not a near jump"):
         check_image(bytes(not_a_jump), built.size, entry16)
     wrong_target = bytearray(data)
     wrong_target[-15] ^= 0x10
-    with pytest.raises(PayloadError, match="reset vector jumps to"):
+    with pytest.raises(AgentBuildError, match="reset vector jumps to"):
         check_image(bytes(wrong_target), built.size, entry16)
 
 
 def test_check_undefined() -> None:
     check_undefined("")
-    with pytest.raises(PayloadError, match="__udivdi3"):
+    with pytest.raises(AgentBuildError, match="__udivdi3"):
         check_undefined("         U __udivdi3\n         U memcpy\n")
 
 
 def test_cli_reports_invalid_size(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc = payloads.main(["--size", "0x1234", "--identity", "a", "--out", str(tmp_path)])
+    rc = agent_cli_main(["--size", "0x1234", "--identity", "a", "--out", str(tmp_path)])
     assert rc == 1
     assert "0x1234" in capsys.readouterr().err
 
 
 def test_cli_builds(built: AgentImage, capsys: pytest.CaptureFixture[str]) -> None:
-    rc = payloads.main(
+    rc = agent_cli_main(
         ["--size", "0x10000", "--identity", "unit-test", "--out", str(built.path.parent)]
     )
     assert rc == 0
@@ -203,7 +195,7 @@ def test_compile_error_names_step_and_file(tmp_path: Path) -> None:
     agent_dir = tmp_path / "agent"
     shutil.copytree(AGENT_DIR, agent_dir)
     (agent_dir / "serial.c").write_text("this is not C;\n")
-    with pytest.raises(PayloadError) as info:
+    with pytest.raises(AgentBuildError) as info:
         build_agent_image(0x10000, "a", tmp_path / "out", toolchain=toolchain, agent_dir=agent_dir)
     assert info.value.step == "compile"
     assert info.value.path == agent_dir / "serial.c"
