@@ -7,11 +7,12 @@ the exact command it ran.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 MACHINES = ("pc", "q35")
+# The device under test, as -device names it.
+DEVICE = "vmfwupdate"
 ACCELS = ("tcg", "kvm")
 
 # isa-debug-exit: the guest writes a value v to this port, QEMU exits (v << 1) | 1.
@@ -63,8 +64,34 @@ def optionrom_dir(qemu_bin: Path) -> Path:
     return qemu_bin.parent / "pc-bios" / "optionrom"
 
 
-def build_args(cfg: VMConfig, qmp_fd: int, serial_fd: int, optionrom: Path | None) -> list[str]:
-    """Return argv for QEMU. `optionrom` is the -L dir if it exists, else None."""
+def optionrom_for(qemu_bin: Path) -> Path | None:
+    """The -L directory of a binary built by the toolkit, or None for another binary."""
+    optrom = optionrom_dir(qemu_bin)
+    return optrom if (optrom / "kvmvapic.bin").is_file() else None
+
+
+def fd_wiring(qmp_fd: int, serial_fd: int) -> list[str]:
+    """QMP and COM1 on inherited socket fds: how the test driver talks to QEMU."""
+    return [
+        "-chardev",
+        f"socket,id=qmp,fd={qmp_fd}",
+        "-mon",
+        "chardev=qmp,mode=control",
+        "-chardev",
+        f"socket,id=ser0,fd={serial_fd}",
+        "-serial",
+        "chardev:ser0",
+    ]
+
+
+def terminal_wiring(qmp_socket: Path) -> list[str]:
+    """COM1 and HMP on this terminal, QMP on a unix socket: `vmfwupdate run`."""
+    return ["-serial", "mon:stdio", "-qmp", f"unix:{qmp_socket},server=on,wait=off"]
+
+
+def build_args(cfg: VMConfig, wiring: list[str], optionrom: Path | None) -> list[str]:
+    """Return argv for QEMU; `wiring` connects QMP and the console (`fd_wiring`,
+    `terminal_wiring`), `optionrom` is the -L directory (`optionrom_for`) or None."""
     machine = ",".join((cfg.machine, *cfg.machine_opts))
     args: list[str] = [
         str(cfg.qemu_bin),
@@ -77,14 +104,7 @@ def build_args(cfg: VMConfig, qmp_fd: int, serial_fd: int, optionrom: Path | Non
         "none",
         "-m",
         cfg.memory,
-        "-chardev",
-        f"socket,id=qmp,fd={qmp_fd}",
-        "-mon",
-        "chardev=qmp,mode=control",
-        "-chardev",
-        f"socket,id=ser0,fd={serial_fd}",
-        "-serial",
-        "chardev:ser0",
+        *wiring,
     ]
     if cfg.exit_with_parent:
         args += ["-run-with", "exit-with-parent=on"]
@@ -109,25 +129,3 @@ def build_args(cfg: VMConfig, qmp_fd: int, serial_fd: int, optionrom: Path | Non
 def debug_exit_status(value: int) -> int:
     """The process exit status QEMU uses when the guest writes `value` to isa-debug-exit."""
     return ((value << 1) | 1) & 0xFF
-
-
-def kvm_usable(path: str = "/dev/kvm") -> tuple[bool, str]:
-    """Probe KVM by opening the device read-write; return (usable, reason)."""
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
-    except OSError as exc:
-        return False, f"{path} not usable: {exc.strerror}"
-    os.close(fd)
-    return True, f"{path} opened read-write"
-
-
-def kvm_flavour(sys_module: str = "/sys/module") -> str:
-    """Which KVM module backs /dev/kvm: "pvm", "intel", "amd" or "unknown".
-
-    PVM (kvm_pvm, used to run VMs inside cloud VMs without hardware
-    virtualization) emulates real- and protected-mode firmware code slowly.
-    """
-    for module, name in (("kvm_pvm", "pvm"), ("kvm_intel", "intel"), ("kvm_amd", "amd")):
-        if (Path(sys_module) / module).is_dir():
-            return name
-    return "unknown"

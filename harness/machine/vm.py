@@ -21,9 +21,10 @@ from pathlib import Path
 
 from harness.errors import LaunchError, VMError
 from harness.guest.agent_client import AgentClient
-from harness.machine.cmdline import VMConfig, build_args, optionrom_dir
+from harness.machine.cmdline import VMConfig, build_args, fd_wiring, optionrom_for
 from harness.machine.console import Console
 from harness.machine.qmp import QEMUExited, QMPSession
+from harness.machine.sanitizers import sanitizer_env, sanitizer_reports
 
 QUIT_BUDGET = 3.0
 KILL_BUDGET = 3.0
@@ -62,18 +63,6 @@ def describe_status(status: int | None) -> str:
             name = f"signal {-status}"
         return f"killed by {name}"
     return f"exit code {status}"
-
-
-# Lines ASan, UBSan and LSan print when they find something (asan build profile).
-LSAN_SUPPRESSIONS = Path(__file__).with_name("lsan-suppressions.txt")
-# Suppressions match QEMU frames, so malloc stacks need the full unwinder.
-ASAN_OPTIONS = "fast_unwind_on_malloc=0"
-SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
-
-
-def sanitizer_reports(stderr: str) -> list[str]:
-    """Lines of QEMU's stderr that are sanitizer reports; any one fails the VM's test."""
-    return [ln.strip() for ln in stderr.splitlines() if any(m in ln for m in SANITIZER_MARKERS)]
 
 
 class VM:
@@ -135,19 +124,13 @@ class VM:
             raise VMError("VM already launched")
         qmp_parent, qmp_child = socket.socketpair()
         ser_parent, ser_child = socket.socketpair()
-        optrom = optionrom_dir(self.cfg.qemu_bin)
         self.args = build_args(
             self.cfg,
-            qmp_child.fileno(),
-            ser_child.fileno(),
-            optrom if (optrom / "kvmvapic.bin").is_file() else None,
+            fd_wiring(qmp_child.fileno(), ser_child.fileno()),
+            optionrom_for(self.cfg.qemu_bin),
         )
         self.logs.cmdline.write_text(shlex.join(self.args) + "\n", encoding="utf-8")
-        env = dict(os.environ)
-        # Known upstream leaks outside the device (asan builds only; see the file).
-        env.setdefault("LSAN_OPTIONS", f"suppressions={LSAN_SUPPRESSIONS}")
-        env.setdefault("ASAN_OPTIONS", ASAN_OPTIONS)
-        env.update(self.cfg.env)
+        env = {**sanitizer_env(os.environ), **self.cfg.env}
         with self.logs.stderr.open("wb") as err:
             try:
                 self._proc = subprocess.Popen(

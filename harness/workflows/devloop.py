@@ -18,7 +18,16 @@ from pathlib import Path
 from harness.build import qemu as build
 from harness.build.agent_image import build_agent
 from harness.errors import HarnessError
-from harness.machine.cmdline import DEBUG_EXIT_IOBASE, optionrom_dir
+from harness.machine.cmdline import (
+    ACCELS,
+    DEVICE,
+    MACHINES,
+    FwCfgBlob,
+    VMConfig,
+    build_args,
+    optionrom_for,
+    terminal_wiring,
+)
 from harness.runner import Runner
 from harness.tree import source
 from harness.workdir import Workdir
@@ -55,40 +64,26 @@ def firmware_image(args: argparse.Namespace, workdir: Workdir) -> Path:
     return build_agent(args.agent_size, "run", workdir.root / "payloads" / "run")
 
 
+def run_config(qemu: Path, image: Path, args: argparse.Namespace) -> VMConfig:
+    """The VM of an interactive session, as the tests describe theirs."""
+    return VMConfig(
+        qemu_bin=qemu,
+        machine=args.machine,
+        accel=args.accel,
+        bios=image,
+        memory=args.memory,
+        fw_cfg=tuple(FwCfgBlob(name, path) for name, path in args.fw_cfg),
+        devices=() if args.no_device else (DEVICE,),
+        extra_args=tuple(args.qemu_args),
+        # the session ends when the user quits QEMU, not with this process
+        exit_with_parent=False,
+    )
+
+
 def run_args(qemu: Path, image: Path, qmp_socket: Path, args: argparse.Namespace) -> list[str]:
     """QEMU argv for an interactive session: console and monitor on stdio, QMP on a socket."""
-    cmd = [
-        str(qemu),
-        "-machine",
-        args.machine,
-        "-accel",
-        args.accel,
-        "-nodefaults",
-        "-display",
-        "none",
-        "-m",
-        args.memory,
-        "-serial",
-        "mon:stdio",
-        "-qmp",
-        f"unix:{qmp_socket},server=on,wait=off",
-        "-bios",
-        str(image),
-        "-device",
-        f"isa-debug-exit,iobase={DEBUG_EXIT_IOBASE:#x},iosize=4",
-        "-d",
-        "guest_errors",
-    ]
-    optrom = optionrom_dir(qemu)
-    if (optrom / "kvmvapic.bin").is_file():
-        cmd += ["-L", str(optrom)]
-    else:
-        cmd += ["-global", "apic-common.vapic=off"]
-    if not args.no_device:
-        cmd += ["-device", "vmfwupdate"]
-    for name, path in args.fw_cfg:
-        cmd += ["-fw_cfg", f"name={name},file={path}"]
-    return cmd + list(args.qemu_args)
+    cfg = run_config(qemu, image, args)
+    return build_args(cfg, terminal_wiring(qmp_socket), optionrom_for(qemu))
 
 
 def run(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
@@ -164,8 +159,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--agent-size", type=size_arg, default=0x40000, help="agent image size (default 256 KiB)"
     )
-    parser.add_argument("--machine", default="pc", help="pc or q35 (default pc)")
-    parser.add_argument("--accel", default="tcg", help="tcg or kvm (default tcg)")
+    parser.add_argument("--machine", choices=MACHINES, default="pc", help="default pc")
+    parser.add_argument("--accel", choices=ACCELS, default="tcg", help="default tcg")
     parser.add_argument("--memory", default="256M", help="guest RAM (default 256M)")
     parser.add_argument(
         "--fw-cfg",

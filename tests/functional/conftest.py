@@ -31,7 +31,8 @@ if str(REPO) not in sys.path:  # the suite runs from a checkout, installed or no
 
 from vmfw_flows import Boot, Payloads, VMFactory  # noqa: E402
 
-from harness.machine.cmdline import ACCELS, MACHINES, kvm_usable  # noqa: E402
+from harness.machine.cmdline import ACCELS, MACHINES  # noqa: E402
+from harness.machine.host import kvm_usable  # noqa: E402
 
 LOG_DIRS = pytest.StashKey[list[Path]]()
 KVM_CORE_ONLY = (

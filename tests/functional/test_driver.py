@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from vmfw_flows import Boot
 
+from harness.errors import VMError
 from harness.machine.cmdline import debug_exit_status
 from harness.machine.console import ConsoleEOF, ConsoleTimeout
 from harness.machine.qmp import QEMUExited
-from harness.machine.vm import VMError
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -15,7 +15,7 @@ import pytest
 from vmfw_flows import KIB, MIB, RESET_METHODS, Boot, check_banner, reset
 
 from harness.interface.v6 import BIOS_ADDR
-from harness.machine.vm import ASAN_OPTIONS
+from harness.machine.sanitizers import ASAN_OPTIONS
 
 CYCLES = 1000
 WARMUP = 10

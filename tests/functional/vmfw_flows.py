@@ -9,13 +9,15 @@ from pathlib import Path
 import pytest
 
 from harness.build.agent_image import build_agent
+from harness.errors import LaunchError, VMError
 from harness.guest.agent_client import AgentClient, Banner
 from harness.interface.encoding import crc32
 from harness.interface.memory_map import parse_flatview_ram
 from harness.interface.v6 import BIOS_ADDR, BIOS_SIZE, OPAQUE
 from harness.interface.v6_rules import DeviceModel
-from harness.machine.cmdline import FwCfgBlob, VMConfig, kvm_flavour
-from harness.machine.vm import VM, LaunchError, VMError
+from harness.machine.cmdline import FwCfgBlob, VMConfig
+from harness.machine.host import kvm_flavour
+from harness.machine.vm import VM
 
 KIB = 1024
 MIB = 1024 * KIB

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.machine import cmdline as c
+from harness.machine import host
 
 
 def cfg(**kw: object) -> c.VMConfig:
@@ -14,7 +15,7 @@ def cfg(**kw: object) -> c.VMConfig:
 
 
 def test_basic_args() -> None:
-    args = c.build_args(cfg(bios=Path("/img/a.bin")), 5, 6, None)
+    args = c.build_args(cfg(bios=Path("/img/a.bin")), c.fd_wiring(5, 6), None)
     joined = " ".join(args)
     assert args[0] == "/q/qemu-system-x86_64"
     assert "-machine pc -accel tcg -nodefaults -display none" in joined
@@ -35,7 +36,7 @@ def test_optionrom_dir_and_extras() -> None:
         fw_cfg=(c.FwCfgBlob("opt/s2", Path("/img/b.bin")),),
         devices=("vmfwupdate,bios-resize=off",),
     )
-    args = c.build_args(config, 3, 4, Path("/q/pc-bios/optionrom"))
+    args = c.build_args(config, c.fd_wiring(3, 4), Path("/q/pc-bios/optionrom"))
     joined = " ".join(args)
     assert "-machine q35,pflash0=fw -accel kvm" in joined
     assert "-L /q/pc-bios/optionrom" in joined
@@ -58,20 +59,20 @@ def test_debug_exit_status() -> None:
 
 
 def test_kvm_probe_reports_reason(tmp_path: Path) -> None:
-    ok, reason = c.kvm_usable(str(tmp_path / "nope"))
+    ok, reason = host.kvm_usable(str(tmp_path / "nope"))
     assert not ok
     assert "nope" in reason
 
 
 def test_kvm_flavour_from_sys_module(tmp_path: Path) -> None:
-    assert c.kvm_flavour(str(tmp_path)) == "unknown"
+    assert host.kvm_flavour(str(tmp_path)) == "unknown"
     (tmp_path / "kvm_intel").mkdir()
-    assert c.kvm_flavour(str(tmp_path)) == "intel"
+    assert host.kvm_flavour(str(tmp_path)) == "intel"
     (tmp_path / "kvm_pvm").mkdir()
-    assert c.kvm_flavour(str(tmp_path)) == "pvm"
+    assert host.kvm_flavour(str(tmp_path)) == "pvm"
 
 
 def test_accel_options_join_the_accelerator() -> None:
     cfg = c.VMConfig(qemu_bin=Path("/q"), accel="tcg", accel_opts=("tb-size=4",))
-    args = c.build_args(cfg, 3, 4, None)
+    args = c.build_args(cfg, c.fd_wiring(3, 4), None)
     assert args[args.index("-accel") + 1] == "tcg,tb-size=4"

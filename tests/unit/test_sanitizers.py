@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.machine.vm import sanitizer_reports
+from harness.machine.sanitizers import sanitizer_reports
 
 
 def test_reports_found() -> None:
