@@ -1,6 +1,6 @@
 """A hostile guest: a long seeded random sequence of agent operations against the model.
 
-Operations come from `harness.interface.hostile` (any file, any value, any length,
+Operations come from `harness.interface.v6_hostile` (any file, any value, any length,
 junk lines, resets by every method, reads of everything). After every
 operation: QEMU is alive and answers QMP, every vmfwupdate file reads back
 what the model says (opaque through its CRC32), and after a reset the
@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 from vmfw_flows import KIB, Boot, Booted, check_banner, device_model, reset
 
-from harness.interface.hostile import (
+from harness.interface.v6 import BIOS_ADDR, BIOS_SIZE, CAP, DISABLE, OPAQUE
+from harness.interface.v6_hostile import (
     DMA_ERROR,
     NO_SUCH_FILE,
     OK,
@@ -39,7 +40,6 @@ from harness.interface.hostile import (
     expected_read,
     state_mismatches,
 )
-from harness.interface.v6 import BIOS_ADDR, BIOS_SIZE, CAP, DISABLE, OPAQUE
 
 REGION = 256 * KIB
 SCRATCH = 0x2000000  # where the opaque file is loaded to take its CRC32

@@ -1,10 +1,10 @@
-"""Unit tests of the hostile-guest core (harness.interface.hostile): generator, model, checks."""
+"""Unit tests of the hostile-guest core (harness.interface.v6_hostile): generator, model, checks."""
 
 from __future__ import annotations
 
 import pytest
 
-from harness.interface import hostile as h
+from harness.interface import v6_hostile as h
 from harness.interface.encoding import crc32, u64_le
 from harness.interface.memory_map import RamMap
 from harness.interface.v6 import BIOS_ADDR, BIOS_SIZE, CAP, DISABLE, OPAQUE

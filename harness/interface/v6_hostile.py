@@ -19,24 +19,32 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from harness.interface.encoding import U64_MAX, crc32, from_u64_le, u64_le
-from harness.interface.v6 import BIOS_ADDR, BIOS_SIZE, CAP, DISABLE, FILE_SIZES, GRANULE, OPAQUE
-from harness.interface.v6 import REGION_TOP as FOUR_GIB
+from harness.guest.protocol import MAX_WRITE_BYTES, RESET_METHODS
+from harness.interface.encoding import U64_BYTES, U64_MAX, crc32, from_u64_le, u64_le
+from harness.interface.v6 import (
+    BIOS_ADDR,
+    BIOS_SIZE,
+    CAP,
+    DISABLE,
+    FILE_SIZES,
+    GRANULE,
+    OPAQUE,
+    OPAQUE_SIZE,
+    REGION_TOP,
+)
+from harness.interface.v6_device import DMA_ERROR
 from harness.interface.v6_rules import DeviceModel
 
-RESET_METHODS = ("cf9", "kbd", "triple", "qmp")
 # A blob every hostile VM has on fw_cfg (read-only) and a name none has.
 READ_ONLY_FILE = "opt/vmfwtest/hostile-ro"
 MISSING_FILE = "opt/vmfwtest/no-such-file"
-DEVICE_FILES = (CAP, BIOS_SIZE, BIOS_ADDR, DISABLE, OPAQUE)
+DEVICE_FILES = tuple(FILE_SIZES)
 ALL_FILES = (*DEVICE_FILES, READ_ONLY_FILE, MISSING_FILE)
-MAX_AGENT_WRITE = 4096
 # How often each of ALL_FILES is written: disable rarely, as it latches until a reset.
 WRITE_WEIGHTS = (2.0, 10.0, 10.0, 0.5, 3.0, 1.0, 1.0)
 
 # Outcomes of a write as the agent reports them.
 OK = "ok"
-DMA_ERROR = "dma-error"
 NO_SUCH_FILE = "no-such-file"
 
 
@@ -123,7 +131,7 @@ class HostileModel:
             self.device.write_opaque(data)
         elif name == DISABLE:
             self.device.write_disable(data[0])
-        elif len(data) == 8:
+        elif len(data) == U64_BYTES:
             self.device.write(name, from_u64_le(data))
         # A partial u64 write is rejected: the file keeps the accepted value.
         return OK
@@ -170,8 +178,8 @@ class OpGenerator:
             ram_top,
             0xFEC00000,
             0xFED00000,
-            FOUR_GIB - region,
-            FOUR_GIB,
+            REGION_TOP - region,
+            REGION_TOP,
             1 << 40,
             U64_MAX - 0xFFF,
             U64_MAX,
@@ -215,7 +223,7 @@ class OpGenerator:
         if name == DISABLE:
             return rng.randbytes(1 if rng.random() < 0.8 else rng.randrange(2, 10))
         if name == OPAQUE:
-            length = rng.choice([1, 8, 64, rng.randrange(1, MAX_AGENT_WRITE + 1), 4096])
+            length = rng.choice([1, 8, 64, rng.randrange(1, MAX_WRITE_BYTES + 1), OPAQUE_SIZE])
             return rng.randbytes(length)
         return rng.randbytes(rng.randrange(1, 64))
 
