@@ -77,4 +77,6 @@ ABI = AbiDeclaration(
     region_top=REGION_TOP,
     low_alias_size=LOW_ALIAS_SIZE,
     low_alias_end=LOW_ALIAS_END,
+    lock_survives_reset=False,
+    armed_image_applies_when_locked=False,
 )

@@ -10,6 +10,11 @@ Options:
   --hostile-seed N, --hostile-ops N, --hostile-long
                        hostile-guest run: seed (replay), operation count, the long run
 
+Layout: flows/ are the ABI-neutral flows, run once per device ABI (the `abi`
+parameter, like `machine` and `accel`) through the ABI's device view; abi_v6/
+are the v6 layout's own checks (its five files, their sizes and rules);
+driver/ tests the driver, the agent console and QEMU's command-line refusals.
+
 Markers: tests mark their core checks `core`; `quick` is set on the core
 checks that do not use KVM (the quick run stays under a minute) and `slow` on
 everything else, so `-m quick` and `-m slow` split the suite in two.
@@ -29,12 +34,14 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # the suite runs from a checkout, installed or not
     sys.path.insert(0, str(REPO))
 
-from vmfw_flows import Boot, Payloads, VMFactory  # noqa: E402
+from vms import Boot, Payloads, VMFactory  # noqa: E402
 
+from harness.interface.abis import ABI_NAMES  # noqa: E402
 from harness.machine.cmdline import ACCELS, MACHINES  # noqa: E402
 from harness.machine.host import kvm_usable  # noqa: E402
 
 LOG_DIRS = pytest.StashKey[list[Path]]()
+FLOWS = Path(__file__).resolve().parent / "flows"
 KVM_CORE_ONLY = (
     "not a core check: extra cases (more rejection rules, sizes, fw_cfg slots) run on "
     "TCG only; KVM runs the core checks of every flow, which keeps the KVM run short"
@@ -94,6 +101,9 @@ def _accels(config: pytest.Config) -> list[str]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # The ABI-neutral flows (flows/) run once per device ABI, through its device view.
+    if "abi" in metafunc.fixturenames and FLOWS in Path(str(metafunc.definition.path)).parents:
+        metafunc.parametrize("abi", ABI_NAMES)
     if "machine" in metafunc.fixturenames:
         metafunc.parametrize("machine", MACHINES)
     if "accel" in metafunc.fixturenames:
@@ -178,6 +188,8 @@ def vms(
 
 
 @pytest.fixture
-def boot(vms: VMFactory, payloads: Payloads, machine: str, accel: str) -> Boot:
-    """boot(size=..., identity=..., blobs=..., devices=...) -> Booted, on this machine/accel."""
-    return vms.booter(payloads, machine, accel)
+def boot(vms: VMFactory, payloads: Payloads, machine: str, accel: str, abi: str) -> Boot:
+    """boot(size=..., identity=..., blobs=..., devices=...) -> Booted, on this machine, accel
+    and device ABI (the flows in flows/ run for every ABI; the layout tests in abi_v6/ and
+    the driver's own tests pin theirs with a module-level `abi` fixture)."""
+    return vms.booter(payloads, machine, accel, abi)

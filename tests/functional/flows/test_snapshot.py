@@ -11,25 +11,18 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from vmfw_flows import (
-    KIB,
-    LOAD_ADDR,
-    Boot,
-    Booted,
-    check_banner,
-    nonce,
-    reset,
-    stage_update,
-    write_opaque,
-)
+from checks import STAGE2, STAGE2_BLOB, assert_runs, assert_staged, nonce, reset
+from vms import STAGE1, Boot, Booted
 
+from harness.guest.protocol import HOST_RESET_METHOD, LOAD_ADDR
 from harness.interface.encoding import crc32
-from harness.interface.firmware_region import region_after_update
-from harness.interface.v6 import BIOS_ADDR, BIOS_SIZE, OPAQUE
+from harness.interface.firmware_region import region_after_update, region_base
+from harness.platform import KIB, MIB
 
-STAGE2 = "opt/vmfwtest/stage2"
 REGION = 512 * KIB
-FOUR_GIB = 1 << 32
+IMAGE = 256 * KIB
+# Guest RAM the tests write a marker to, outside the agent and the staged image.
+MARKER_ADDR = 2 * MIB
 
 
 def make_disk(qemu_bin: Path, directory: Path) -> Path:
@@ -55,71 +48,72 @@ def hmp_ok(b: Booted, command: str) -> None:
 
 
 def region_crc(b: Booted) -> int:
-    return b.agent.crc(FOUR_GIB - REGION, REGION)
+    """CRC32 of the whole firmware region, from inside the guest."""
+    return b.agent.crc(region_base(b.device.abi, REGION), REGION)
 
 
 @pytest.fixture
 def snap_boot(boot: Boot, qemu_bin: Path) -> Booted:
-    stage2 = boot.image(256 * KIB, "stage2")
+    stage2 = boot.image(IMAGE, STAGE2)
     disk = make_disk(qemu_bin, boot.vms.log_root)
     drive = ("-drive", f"file={disk},if=none,id=snapdisk,format=qcow2")
-    return boot(size=REGION, blobs={STAGE2: stage2}, extra_args=drive)
+    return boot(size=REGION, blobs={STAGE2_BLOB: stage2}, extra_args=drive)
 
 
 @pytest.mark.core
 def test_loadvm_does_not_apply_pending_update(boot: Boot, snap_boot: Booted) -> None:
     b = snap_boot
     stage1 = b.image.read_bytes()
-    stage2 = boot.image(256 * KIB, "stage2")
+    stage2 = boot.image(IMAGE, STAGE2)
     token = nonce("armed")
-    write_opaque(b.agent, token)
-    stage_update(b.agent, STAGE2, stage2)
+    b.device.write_opaque(token)
+    assert_staged(b.device, b.agent, STAGE2_BLOB, stage2)
     hmp_ok(b, "savevm armed")
     mark = b.vm.qmp.mark()
     hmp_ok(b, "loadvm armed")
     # loadvm reset the machine, but stage 1 keeps running with the update still armed.
-    assert b.agent.readq(BIOS_ADDR) == LOAD_ADDR, "loadvm lost or consumed the armed update"
-    assert b.agent.readq(BIOS_SIZE) == 256 * KIB
-    assert b.agent.read(OPAQUE)[: len(token)] == token
+    assert b.device.state().armed == (LOAD_ADDR, IMAGE), "loadvm lost or consumed the update"
+    assert b.device.read_opaque(len(token)) == token
     assert region_crc(b) == crc32(stage1), "loadvm changed the BIOS region"
     guest_resets = [
         e for e in b.vm.qmp.events[mark:] if e["event"] == "RESET" and e["data"]["guest"]
     ]
     assert not guest_resets, f"guest reset during loadvm: {guest_resets}"
     # The saved pending update is applied by the next real reset.
-    check_banner(reset(b.vm, "cf9"), stage2, "stage2")
+    assert_runs(reset(b.vm, "cf9").banner, stage2, STAGE2)
 
 
 # TCG only: the KVM run (slow PVM here) keeps to the core check above.
 def test_loadvm_restores_saved_state(boot: Boot, snap_boot: Booted) -> None:
     b = snap_boot
     stage1 = b.image.read_bytes()
-    stage2 = boot.image(256 * KIB, "stage2")
+    stage2 = boot.image(IMAGE, STAGE2)
     before = nonce("before")
-    write_opaque(b.agent, before)
-    b.agent.mwrite(0x200000, before)
+    b.device.write_opaque(before)
+    b.agent.mwrite(MARKER_ADDR, before)
     hmp_ok(b, "savevm before")
     # Arm, change opaque and RAM, then go back: nothing of it is left.
     after = nonce("after")
-    write_opaque(b.agent, after)
-    b.agent.mwrite(0x200000, after)
-    stage_update(b.agent, STAGE2, stage2)
+    b.device.write_opaque(after)
+    b.agent.mwrite(MARKER_ADDR, after)
+    assert_staged(b.device, b.agent, STAGE2_BLOB, stage2)
     hmp_ok(b, "loadvm before")
-    assert b.agent.readq(BIOS_ADDR) == 0, "loadvm kept an update armed after the snapshot"
-    assert b.agent.readq(BIOS_SIZE) == REGION
-    assert b.agent.read(OPAQUE)[: len(before)] == before
-    assert b.agent.mread(0x200000, len(before)) == before
-    assert reset(b.vm, "qmp").identity == "stage1", "update armed after savevm was applied"
+    state = b.device.state()
+    assert state.armed is None, "loadvm kept an update armed after the snapshot"
+    assert state.image_size in (None, REGION)
+    assert b.device.read_opaque(len(before)) == before
+    assert b.agent.mread(MARKER_ADDR, len(before)) == before
+    assert reset(b.vm, HOST_RESET_METHOD).banner.identity == STAGE1, "update after savevm applied"
     # Apply the update (resized), snapshot it, go back to the pre-update snapshot and forth.
-    stage_update(b.agent, STAGE2, stage2)
-    check_banner(reset(b.vm, "kbd"), stage2, "stage2")
+    assert_staged(b.device, b.agent, STAGE2_BLOB, stage2)
+    assert_runs(reset(b.vm, "kbd").banner, stage2, STAGE2)
     updated = crc32(region_after_update(REGION, stage2.read_bytes()))
     assert region_crc(b) == updated
     hmp_ok(b, "savevm updated")
     hmp_ok(b, "loadvm before")
-    assert b.agent.readq(BIOS_SIZE) == REGION
+    assert b.device.state().image_size in (None, REGION)
     assert region_crc(b) == crc32(stage1), "loadvm of the pre-update snapshot kept stage 2"
     hmp_ok(b, "loadvm updated")
-    assert b.agent.readq(BIOS_SIZE) == 256 * KIB
+    assert b.device.state().image_size in (None, IMAGE)
     assert region_crc(b) == updated
-    check_banner(reset(b.vm, "cf9"), stage2, "stage2")
+    assert_runs(reset(b.vm, "cf9").banner, stage2, STAGE2)

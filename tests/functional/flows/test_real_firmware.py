@@ -16,15 +16,17 @@ import time
 from pathlib import Path
 
 import pytest
-from test_reset_update import xp_bytes
-from vmfw_flows import KIB, MIB, Boot, Payloads, VMFactory, stage_update
+from checks import assert_staged, status, xp_bytes
+from vms import Boot, Payloads, VMFactory
 
+from harness.interface.abis import abi as abi_declaration
+from harness.interface.declaration import AbiDeclaration
 from harness.machine.vm import VM
+from harness.platform import KIB, MIB
 
 SEABIOS = Path("/usr/share/seabios/bios-256k.bin")
 OVMF = Path("/usr/share/ovmf/OVMF.fd")
 BLOB = "opt/vmfwtest/firmware"
-FOUR_GIB = 1 << 32
 PAGE = 4 * KIB
 # OVMF reaches its boot manager in ~15 s on TCG on the 2-core reference machine.
 OVMF_DEADLINE = 120.0
@@ -43,8 +45,8 @@ def firmware(path: Path, package: str) -> Path:
     return path
 
 
-def tcg_boot(vms: VMFactory, payloads: Payloads, machine: str) -> Boot:
-    return vms.booter(payloads, machine, "tcg")
+def tcg_boot(vms: VMFactory, payloads: Payloads, machine: str, abi: str) -> Boot:
+    return vms.booter(payloads, machine, "tcg", abi)
 
 
 def debugcon_args(log: Path) -> tuple[str, ...]:
@@ -72,13 +74,14 @@ def wait_in_file(path: Path, text: str, count: int, deadline: float, vm: VM) -> 
     pytest.fail(f"{text!r} not seen {count} time(s) in {path} within {deadline:.0f} s")
 
 
-def check_region(vm: VM, image: bytes, region_size: int) -> None:
-    """The BIOS region ends with `image` and is zero below it (host view, HMP xp)."""
-    top = FOUR_GIB - len(image)
-    assert xp_bytes(vm, FOUR_GIB - PAGE, PAGE) == image[-PAGE:], "top page is not the image's"
+def assert_region_holds(vm: VM, abi: AbiDeclaration, image: bytes, region_size: int) -> None:
+    """The firmware region ends with `image` and is zero below it (host view, HMP xp)."""
+    end = abi.region_top
+    top = end - len(image)
+    assert xp_bytes(vm, end - PAGE, PAGE) == image[-PAGE:], "top page is not the image's"
     assert xp_bytes(vm, top, PAGE) == image[:PAGE], "image does not start at 4 GiB - size"
     if region_size > len(image):
-        bottom = FOUR_GIB - region_size
+        bottom = end - region_size
         assert xp_bytes(vm, bottom, PAGE) == bytes(PAGE), "region below the image not zeroed"
         assert xp_bytes(vm, top - PAGE, PAGE) == bytes(PAGE), "page below the image not zeroed"
 
@@ -86,14 +89,14 @@ def check_region(vm: VM, image: bytes, region_size: int) -> None:
 @pytest.mark.parametrize("region", [256 * KIB, 512 * KIB], ids=["same-size", "resize"])
 @pytest.mark.parametrize("method", ["cf9", "qmp"])
 def test_seabios_runs_after_swap(
-    vms: VMFactory, payloads: Payloads, machine: str, region: int, method: str
+    vms: VMFactory, payloads: Payloads, machine: str, abi: str, region: int, method: str
 ) -> None:
     image = firmware(SEABIOS, "seabios")
     debug_log = vms.log_root / "debugcon.log"
-    b = tcg_boot(vms, payloads, machine)(
+    b = tcg_boot(vms, payloads, machine, abi)(
         size=region, blobs={BLOB: image}, extra_args=debugcon_args(debug_log)
     )
-    stage_update(b.agent, BLOB, image)
+    assert_staged(b.device, b.agent, BLOB, image)
     mark = b.vm.qmp.mark()
     if method == "qmp":
         b.vm.qmp.cmd("system_reset")
@@ -104,25 +107,25 @@ def test_seabios_runs_after_swap(
     assert log.startswith(SEABIOS_BANNER), (
         f"debug console does not start with the banner: {log[:80]!r}"
     )
-    check_region(b.vm, image.read_bytes(), region)
+    assert_region_holds(b.vm, abi_declaration(abi), image.read_bytes(), region)
     # The update was consumed: the next reset boots SeaBIOS again, not the agent.
     b.vm.qmp.cmd("system_reset")
     log = wait_in_file(debug_log, SEABIOS_FW_CFG, 2, SEABIOS_DEADLINE, b.vm)
     assert log.count(SEABIOS_BANNER) >= 2, "second boot printed no SeaBIOS banner"
-    assert b.vm.qmp.cmd("query-status")["status"] == "running"
+    assert status(b.vm) == "running"
 
 
 @pytest.mark.parametrize("region", [2 * MIB, 4 * MIB], ids=["same-size", "resize"])
 def test_ovmf_runs_after_swap(
-    vms: VMFactory, payloads: Payloads, machine: str, region: int
+    vms: VMFactory, payloads: Payloads, machine: str, abi: str, region: int
 ) -> None:
     image = firmware(OVMF, "ovmf")
-    b = tcg_boot(vms, payloads, machine)(size=region, blobs={BLOB: image})
-    stage_update(b.agent, BLOB, image)
+    b = tcg_boot(vms, payloads, machine, abi)(size=region, blobs={BLOB: image})
+    assert_staged(b.device, b.agent, BLOB, image)
     b.vm.console.send_line("reset cf9")
     b.vm.console.wait_line(r"resetting cf9", 10.0)
     # OVMF's boot manager (BdsDxe) reports on the serial console.
     line = b.vm.console.wait_line(r".*BdsDxe: (loading|starting) .*", OVMF_DEADLINE, "OVMF BdsDxe")
     assert "Boot0" in line.group(0)
-    check_region(b.vm, image.read_bytes(), region)
-    assert b.vm.qmp.cmd("query-status")["status"] == "running"
+    assert_region_holds(b.vm, abi_declaration(abi), image.read_bytes(), region)
+    assert status(b.vm) == "running"

@@ -12,22 +12,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from vmfw_flows import KIB, MIB, RESET_METHODS, Boot, check_banner, reset
+from checks import assert_runs, load, reset
+from vms import Boot
 
-from harness.interface.v6 import BIOS_ADDR
+from harness.guest.protocol import HOST_RESET_METHOD, LOAD_ADDR, RESET_METHODS
 from harness.machine.sanitizers import ASAN_OPTIONS
+from harness.platform import KIB, MIB
 
 CYCLES = 1000
 WARMUP = 10
 RSS_SLACK = 4 * MIB
 SIZE = 128 * KIB
-ADDRS = {"leak-a": 0x1000000, "leak-b": 0x1100000}
+ADDRS = {"leak-a": LOAD_ADDR, "leak-b": LOAD_ADDR + MIB}
 
 
 def rss_bytes(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
+            return int(line.split()[1]) * KIB
     raise AssertionError(f"no VmRSS in /proc/{pid}/status")
 
 
@@ -47,13 +49,16 @@ def test_update_cycles_do_not_leak(boot: Boot, pytestconfig: pytest.Config, acce
         size=SIZE, identity="leak-a", blobs=blobs, accel_opts=("tb-size=2",), env=no_quarantine
     )
     for ident, addr in ADDRS.items():
-        b.agent.load(f"opt/vmfwtest/{ident}", addr)
+        assert load(b.agent, f"opt/vmfwtest/{ident}", addr).size == SIZE
     running = "leak-a"
     after_warmup = 0
     for cycle in range(CYCLES):
         target = "leak-b" if running == "leak-a" else "leak-a"
-        b.agent.writeq(BIOS_ADDR, ADDRS[target])
-        check_banner(reset(b.vm, RESET_METHODS[cycle % len(RESET_METHODS)]), images[target], target)
+        assert b.device.arm(ADDRS[target], SIZE).armed == (ADDRS[target], SIZE)
+        method = RESET_METHODS[cycle % len(RESET_METHODS)]
+        outcome = reset(b.vm, method)
+        assert outcome.guest is (method != HOST_RESET_METHOD)
+        assert_runs(outcome.banner, images[target], target)
         running = target
         if cycle + 1 == WARMUP:
             after_warmup = rss_bytes(b.vm.pid)

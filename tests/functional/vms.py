@@ -1,30 +1,33 @@
-"""Building blocks shared by the functional tests: payload images, VM starts, flows."""
+"""Starting VMs for the functional tests: agent images, the per-test VM factory, booting.
+
+`Boot` starts QEMU with the agent and waits for its banner; it returns what
+booted (`Booted`: the VM, the banner, the image, the device view of the
+test's ABI) and asserts nothing: the tests compare the banner with the image
+(`checks.assert_runs`).
+"""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from harness.build.agent_image import build_agent
-from harness.errors import LaunchError, VMError
+from harness.errors import VMError
 from harness.guest.agent_client import AgentClient, Banner
-from harness.interface.encoding import crc32
-from harness.interface.memory_map import parse_flatview_ram
-from harness.interface.v6 import BIOS_ADDR, BIOS_SIZE, OPAQUE
-from harness.interface.v6_rules import DeviceModel
-from harness.machine.cmdline import FwCfgBlob, VMConfig
+from harness.interface.device import DeviceView
+from harness.interface.views import device_view
+from harness.machine.cmdline import DEVICE, FwCfgBlob, VMConfig
 from harness.machine.host import kvm_flavour
 from harness.machine.vm import VM
+from harness.platform import KIB, MIB
 
-KIB = 1024
-MIB = 1024 * KIB
 # Largest image worth booting under PVM's KVM (see agent_deadline).
 PVM_MAX_IMAGE = 1 * MIB
-# Where stage 1 loads the next image: above the agent's own memory (< 0xa0000).
-LOAD_ADDR = 0x1000000
+# The agent image a test boots unless it says otherwise.
+DEFAULT_IMAGE_SIZE = 256 * KIB
+STAGE1 = "stage1"
 
 
 class Payloads:
@@ -47,13 +50,21 @@ class Payloads:
 
 @dataclass
 class Booted:
+    """A VM that booted an agent image: its first banner and the device view of its ABI."""
+
     vm: VM
     banner: Banner
     image: Path
+    identity: str
+    abi: str
 
     @property
     def agent(self) -> AgentClient:
         return self.vm.agent
+
+    @property
+    def device(self) -> DeviceView:
+        return device_view(self.abi, self.vm.agent)
 
 
 class VMFactory:
@@ -86,8 +97,8 @@ class VMFactory:
         status = vm.run_to_exit(timeout)
         return status, vm.stderr_text()
 
-    def booter(self, payloads: Payloads, machine: str, accel: str) -> Boot:
-        return Boot(self, payloads, machine, accel)
+    def booter(self, payloads: Payloads, machine: str, accel: str, abi: str) -> Boot:
+        return Boot(self, payloads, machine, accel, abi)
 
     def close_all(self) -> None:
         errors = []
@@ -101,23 +112,26 @@ class VMFactory:
 
 
 class Boot:
-    """Callable that boots the agent on the test's machine and accelerator."""
+    """Callable that boots the agent on the test's machine, accelerator and device ABI."""
 
-    def __init__(self, vms: VMFactory, payloads: Payloads, machine: str, accel: str) -> None:
+    def __init__(
+        self, vms: VMFactory, payloads: Payloads, machine: str, accel: str, abi: str
+    ) -> None:
         self.vms = vms
         self.payloads = payloads
         self.machine = machine
         self.accel = accel
+        self.abi = abi
 
     def image(self, size: int, identity: str) -> Path:
         return self.payloads.get(size, identity)
 
     def __call__(
         self,
-        size: int = 256 * KIB,
-        identity: str = "stage1",
+        size: int = DEFAULT_IMAGE_SIZE,
+        identity: str = STAGE1,
         blobs: dict[str, Path] | None = None,
-        devices: tuple[str, ...] = ("vmfwupdate",),
+        devices: tuple[str, ...] = (DEVICE,),
         **kw: object,
     ) -> Booted:
         largest = max([size, *(p.stat().st_size for p in (blobs or {}).values())])
@@ -133,9 +147,7 @@ class Boot:
         )
         vm = self.vms.start(cfg)
         vm.agent.timeout = vm.agent.boot_timeout = agent_deadline(self.accel, largest)
-        banner = vm.agent.wait_banner()
-        check_banner(banner, image, identity)
-        return Booted(vm, banner, image)
+        return Booted(vm, vm.agent.wait_banner(), image, identity, self.abi)
 
 
 def agent_deadline(accel: str, largest: int) -> float:
@@ -147,85 +159,3 @@ def agent_deadline(accel: str, largest: int) -> float:
     """
     per_64k = 1.5 if accel == "kvm" else 0.05
     return 15.0 + per_64k * (largest / (64 * KIB))
-
-
-def check_banner(banner: Banner, image: Path, identity: str) -> None:
-    """The running firmware is `image`: identity, placement and CRC32 all agree."""
-    data = image.read_bytes()
-    assert banner.identity == identity, f"booted {banner.identity!r}, expected {identity!r}"
-    assert banner.rom_size == len(data), f"rom-size {banner.rom_size:#x} != {len(data):#x}"
-    assert banner.rom_base == (1 << 32) - len(data), f"rom-base {banner.rom_base:#x}"
-    assert banner.crc32 == crc32(data), (
-        f"guest CRC32 of its ROM {banner.crc32:#010x} != host CRC32 of {image.name} "
-        f"{crc32(data):#010x}"
-    )
-
-
-def device_model(vm: VM, region_size: int, resize: bool = True) -> DeviceModel:
-    """A model of the device with the guest RAM map QEMU itself reports."""
-    ram = parse_flatview_ram(vm.qmp.hmp("info mtree -f"))
-    return DeviceModel(region_size=region_size, ram=ram, resize=resize)
-
-
-def stage_update(agent: AgentClient, blob: str, image: Path, addr: int = LOAD_ADDR) -> None:
-    """From inside the guest: load `blob` into RAM and arm an update of its size."""
-    size, crc = agent.load(blob, addr)
-    data = image.read_bytes()
-    assert size == len(data), f"load {blob}: {size} bytes, file has {len(data)}"
-    assert crc == crc32(data), f"load {blob}: guest CRC {crc:#x} != host {crc32(data):#x}"
-    if agent.readq(BIOS_SIZE) != size:
-        agent.writeq(BIOS_SIZE, size)
-        assert agent.readq(BIOS_SIZE) == size, "bios-size write not accepted"
-    agent.writeq(BIOS_ADDR, addr)
-    assert agent.readq(BIOS_ADDR) == addr, "bios-addr write not accepted"
-
-
-def nonce(tag: str) -> bytes:
-    """Random bytes for the opaque page, tagged for the transcript."""
-    return tag.encode()[:16].ljust(16, b"-") + os.urandom(48)
-
-
-def write_opaque(agent: AgentClient, data: bytes) -> None:
-    agent.write(OPAQUE, data)
-
-
-RESET_METHODS = ("cf9", "kbd", "triple", "qmp")
-
-
-def reset(vm: VM, method: str) -> Banner:
-    """Reset by `method` (guest: cf9/kbd/triple, host: qmp); check QMP's RESET event.
-
-    Returns the banner of the firmware that boots next.
-    """
-    mark = vm.qmp.mark()
-    if method == "qmp":
-        vm.qmp.cmd("system_reset")
-        banner = vm.agent.wait_banner()
-    else:
-        banner = vm.agent.reset(method)
-    event = vm.qmp.wait_event("RESET", mark)
-    assert event["data"]["guest"] is (method != "qmp"), f"RESET event: {event}"
-    return banner
-
-
-def assert_alive(vm: VM) -> None:
-    status = vm.qmp.cmd("query-status")
-    assert status["status"] == "running", f"VM not running: {status}"
-
-
-__all__ = [
-    "MIB",
-    "RESET_METHODS",
-    "Boot",
-    "Booted",
-    "LaunchError",
-    "Payloads",
-    "VMFactory",
-    "assert_alive",
-    "check_banner",
-    "device_model",
-    "nonce",
-    "reset",
-    "stage_update",
-    "write_opaque",
-]

@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from vmfw_flows import Boot
+from vms import DEFAULT_IMAGE_SIZE, STAGE1, Boot
 
 from harness.errors import VMError
+from harness.interface.v6 import CAP
 from harness.machine.cmdline import debug_exit_status
 from harness.machine.console import ConsoleEOF, ConsoleTimeout
 from harness.machine.qmp import QEMUExited
@@ -39,7 +40,7 @@ def test_exit_ends_waits_at_once(boot: Boot) -> None:
     with pytest.raises(QEMUExited):
         b.vm.qmp.wait_event("RESET", mark, timeout=30.0)
     with pytest.raises(ConsoleEOF):
-        b.agent.readq("etc/vmfwupdate/cap")
+        b.agent.readq(CAP)
     assert time.monotonic() - t0 < 5.0, "waits did not end when QEMU exited"
 
 
@@ -50,12 +51,12 @@ def test_silent_guest_hits_deadline(boot: Boot) -> None:
     b.agent.timeout = 0.5
     t0 = time.monotonic()
     with pytest.raises(ConsoleTimeout):
-        b.agent.readq("etc/vmfwupdate/cap")
+        b.agent.readq(CAP)
     assert time.monotonic() - t0 < 3.0
     b.vm.qmp.cmd("cont")
     # The guest runs again and answers the command the host gave up on.
     assert b.agent.read_reply("readq", 10.0).ok
-    assert b.agent.info().identity == "stage1"
+    assert b.agent.info().identity == STAGE1
 
 
 @pytest.mark.core
@@ -73,7 +74,7 @@ def test_crash_fails_the_test(boot: Boot) -> None:
 @pytest.mark.core
 def test_no_orphan_when_runner_is_killed(boot: Boot, tmp_path: Path) -> None:
     """A runner killed with SIGKILL takes its QEMU with it (exit-with-parent)."""
-    image = boot.image(256 * 1024, "stage1")
+    image = boot.image(DEFAULT_IMAGE_SIZE, STAGE1)
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"

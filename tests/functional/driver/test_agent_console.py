@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import pytest
-from vmfw_flows import Boot
+from vms import STAGE1, Boot
 
 from harness.guest.agent_client import Reply
+from harness.guest.protocol import MAX_LINE
+from harness.interface.v6 import BIOS_ADDR, FILE_PREFIX
 from harness.machine.console import ConsoleTimeout
 
 CASES = [
     ("bogus", "unknown-command"),
     ("readq", "bad-argument"),
-    ("readq etc/vmfwupdate/no-such", "no-such-file"),
+    (f"readq {FILE_PREFIX}no-such", "no-such-file"),
     ("mread 0x100000 zz", "bad-argument"),
-    ("writeq etc/vmfwupdate/bios-addr", "bad-argument"),
+    (f"writeq {BIOS_ADDR}", "bad-argument"),
     ("reset sideways", "bad-argument"),
-    ("x" * 9000, "line-too-long"),
+    ("x" * (MAX_LINE + 700), "line-too-long"),
 ]
 
 
@@ -32,7 +34,7 @@ def test_malformed_commands_get_errors(boot: Boot) -> None:
     assert not a.read_reply("raw bytes", a.timeout).ok
     a.console.send_raw(b"\n")
     # Still serving: the next reply is info's, not a leftover.
-    assert a.info().identity == "stage1"
+    assert a.info().identity == STAGE1
 
 
 @pytest.mark.core
@@ -44,6 +46,6 @@ def test_nul_byte_gets_error(boot: Boot) -> None:
     except ConsoleTimeout:
         reply = None
     # Never a hang: whatever happened, the agent still serves.
-    assert b.agent.info().identity == "stage1"
+    assert b.agent.info().identity == STAGE1
     assert reply is not None, "no reply at all to a line with a NUL byte"
     assert not reply.ok

@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 
 import pytest
-from vmfw_flows import KIB, MIB, Boot, assert_alive, device_model, reset
+from checks import assert_alive, reset
+from v6_checks import device_model
+from vms import STAGE1, Boot
 
-from harness.guest.agent_client import AgentError
 from harness.interface.encoding import U64_MAX
-from harness.interface.v6 import BIOS_SIZE, GRANULE
+from harness.interface.v6 import BIOS_SIZE, GRANULE, REGION_TOP, RESIZE_PROPERTY
+from harness.interface.v6_device import V6Device
+from harness.machine.cmdline import DEVICE
+from harness.platform import KIB, MIB
 
 
 def region_size_in_mtree(mtree: str) -> int:
@@ -44,7 +48,7 @@ RESIZE_SEQUENCE = [
     REGION,
     2 * REGION,
     U64_MAX,
-    1 << 32,
+    REGION_TOP,
     GRANULE,
     REGION - 0x1000,
     3 * GRANULE,
@@ -52,15 +56,13 @@ RESIZE_SEQUENCE = [
 
 
 def _write_sequence(boot: Boot, resize: bool) -> None:
-    device = "vmfwupdate" if resize else "vmfwupdate,bios-resize=off"
+    device = DEVICE if resize else f"{DEVICE},{RESIZE_PROPERTY}=off"
     b = boot(size=REGION, devices=(device,))
+    v6 = V6Device(b.agent)
     model = device_model(b.vm, REGION, resize=resize)
     for value in RESIZE_SEQUENCE:
         accepted = model.write_bios_size(value)
-        try:
-            b.agent.writeq(BIOS_SIZE, value)
-        except AgentError as exc:
-            assert exc.reason == "dma-error", exc
+        v6.write(BIOS_SIZE, value)
         got = b.agent.readq(BIOS_SIZE)
         assert got == model.bios_size, (
             f"after writing {value:#x} (model: {'accept' if accepted else 'reject'}) "
@@ -68,7 +70,7 @@ def _write_sequence(boot: Boot, resize: bool) -> None:
         )
     assert_alive(b.vm)
     # A size written but never used does not outlive a reset.
-    assert reset(b.vm, "cf9").identity == "stage1"
+    assert reset(b.vm, "cf9").banner.identity == STAGE1
     model.reset()
     assert b.agent.readq(BIOS_SIZE) == model.bios_size == REGION
 

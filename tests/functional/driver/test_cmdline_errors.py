@@ -8,7 +8,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from vmfw_flows import KIB, Boot, VMFactory
+from vms import DEFAULT_IMAGE_SIZE, STAGE1, Boot, VMFactory
+
+from harness.interface.v6 import RESIZE_PROPERTY
+from harness.machine.cmdline import DEVICE
 
 NOT_A_DEVICE = "is not a valid device model name"
 
@@ -17,14 +20,14 @@ NOT_A_DEVICE = "is not a valid device model name"
 def device_present(qemu_bin: Path) -> None:
     """The QEMU under test has the device (else these tests would pass vacuously)."""
     proc = subprocess.run(
-        [str(qemu_bin), "-device", "vmfwupdate,help"],
+        [str(qemu_bin), "-device", f"{DEVICE},help"],
         capture_output=True,
         text=True,
         timeout=30,
         check=False,
     )
     out = proc.stdout + proc.stderr
-    if proc.returncode != 0 or "bios-resize" not in out or "disable" not in out:
+    if proc.returncode != 0 or RESIZE_PROPERTY not in out or "disable" not in out:
         pytest.fail(
             f"{qemu_bin} has no usable vmfwupdate device (-device vmfwupdate,help exited "
             f"{proc.returncode}): {out.strip()[:300]}",
@@ -49,7 +52,7 @@ def expect_refusal(
 @pytest.mark.core
 @pytest.mark.usefixtures("device_present")
 def test_two_devices(vms: VMFactory, boot: Boot, machine: str, accel: str) -> None:
-    image = boot.image(256 * KIB, "stage1")
+    image = boot.image(DEFAULT_IMAGE_SIZE, STAGE1)
     expect_refusal(
         vms,
         {"bios": image, "devices": ("vmfwupdate", "vmfwupdate")},
@@ -64,7 +67,7 @@ def test_two_devices(vms: VMFactory, boot: Boot, machine: str, accel: str) -> No
 @pytest.mark.usefixtures("device_present")
 @pytest.mark.parametrize("board", ["microvm"])
 def test_unsupported_machine(vms: VMFactory, boot: Boot, accel: str, board: str) -> None:
-    image = boot.image(256 * KIB, "stage1")
+    image = boot.image(DEFAULT_IMAGE_SIZE, STAGE1)
     expect_refusal(
         vms,
         {"bios": image, "devices": ("vmfwupdate",), "debug_exit": False},
@@ -81,7 +84,7 @@ def test_pflash_firmware(
     vms: VMFactory, boot: Boot, machine: str, accel: str, how: str, tmp_path: Path
 ) -> None:
     flash = tmp_path / "flash.bin"
-    shutil.copyfile(boot.image(256 * KIB, "stage1"), flash)
+    shutil.copyfile(boot.image(DEFAULT_IMAGE_SIZE, STAGE1), flash)
     if how == "drive-if-pflash":
         extra: tuple[str, ...] = ("-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={flash}")
         mopts: tuple[str, ...] = ()
@@ -108,7 +111,7 @@ def test_fw_cfg_without_dma(vms: VMFactory, boot: Boot, machine: str, accel: str
     expect_refusal(
         vms,
         {
-            "bios": boot.image(256 * KIB, "stage1"),
+            "bios": boot.image(DEFAULT_IMAGE_SIZE, STAGE1),
             "devices": ("vmfwupdate",),
             "extra_args": ("-global", "fw_cfg_io.dma_enabled=off"),
         },
@@ -123,7 +126,7 @@ def test_fw_cfg_file_slots_exhausted(vms: VMFactory, boot: Boot, machine: str, a
     expect_refusal(
         vms,
         {
-            "bios": boot.image(256 * KIB, "stage1"),
+            "bios": boot.image(DEFAULT_IMAGE_SIZE, STAGE1),
             "devices": ("vmcoreinfo", "vmgenid", "vmfwupdate"),
             "extra_args": ("-global", "fw_cfg_io.x-file-slots=0x10"),
         },
@@ -144,7 +147,7 @@ def test_confidential_guest(vms: VMFactory, boot: Boot, machine: str, accel: str
     expect_refusal(
         vms,
         {
-            "bios": boot.image(256 * KIB, "stage1"),
+            "bios": boot.image(DEFAULT_IMAGE_SIZE, STAGE1),
             "devices": ("vmfwupdate",),
             "machine_opts": ("confidential-guest-support=cgs0",),
             "extra_args": ("-object", "sev-guest,id=cgs0,cbitpos=47,reduced-phys-bits=1"),

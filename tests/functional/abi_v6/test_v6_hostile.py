@@ -6,8 +6,8 @@ operation: QEMU is alive and answers QMP, every vmfwupdate file reads back
 what the model says (opaque through its CRC32), and after a reset the
 firmware that boots is the one the model predicts (identity and CRC32).
 
-    pytest tests/functional/test_hostile.py --hostile-seed 1234 --hostile-ops 500
-    pytest tests/functional/test_hostile.py --hostile-long       # 10,000 operations
+    pytest tests/functional/abi_v6/test_v6_hostile.py --hostile-seed 1234 --hostile-ops 500
+    pytest tests/functional/abi_v6/test_v6_hostile.py --hostile-long       # 10,000 operations
 
 A failure prints the seed and the failing step; the same seed and count
 replay it exactly.
@@ -21,9 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from vmfw_flows import KIB, Boot, Booted, check_banner, device_model, reset
+from checks import assert_runs, reset, status
+from v6_checks import device_model
+from vms import STAGE1, Boot, Booted
 
-from harness.interface.v6 import BIOS_ADDR, BIOS_SIZE, CAP, DISABLE, OPAQUE
+from harness.guest.protocol import HOST_RESET_METHOD
+from harness.interface.v6 import DISABLE, OPAQUE, OPAQUE_SIZE, U64_FILES
 from harness.interface.v6_hostile import (
     DMA_ERROR,
     NO_SUCH_FILE,
@@ -40,10 +43,15 @@ from harness.interface.v6_hostile import (
     expected_read,
     state_mismatches,
 )
+from harness.platform import KIB, MIB
 
 REGION = 256 * KIB
-SCRATCH = 0x2000000  # where the opaque file is loaded to take its CRC32
-IMAGES = (("h64", 64 * KIB, 0x1000000), ("h128", 128 * KIB, 0x1100000), ("h256", REGION, 0x1200000))
+SCRATCH = 32 * MIB  # where the opaque file is loaded to take its CRC32
+IMAGES = (
+    ("h64", 64 * KIB, 16 * MIB),
+    ("h128", 128 * KIB, 17 * MIB),
+    ("h256", REGION, 18 * MIB),
+)
 LONG_OPS = 10_000
 
 
@@ -68,23 +76,23 @@ def setup_world(boot: Boot, tmp_path: Path) -> tuple[Booted, HostileModel, dict[
     ro.write_bytes(ro_data)
     paths = {ident: boot.image(size, ident) for ident, size, _ in IMAGES}
     blobs = {f"opt/vmfwtest/{ident}": path for ident, path in paths.items()}
-    b = boot(size=REGION, identity="stage1", blobs={**blobs, READ_ONLY_FILE: ro})
-    paths["stage1"] = b.image
+    b = boot(size=REGION, identity=STAGE1, blobs={**blobs, READ_ONLY_FILE: ro})
+    assert_runs(b.banner, b.image, STAGE1)
+    paths[STAGE1] = b.image
     for ident, _, addr in IMAGES:
         b.agent.load(f"opt/vmfwtest/{ident}", addr)
     images = tuple(Image(ident, addr, size) for ident, size, addr in IMAGES)
-    model = HostileModel(device_model(b.vm, REGION), images, "stage1")
+    model = HostileModel(device_model(b.vm, REGION), images, STAGE1)
     return b, model, paths, ro_data
 
 
 def check_state(b: Booted, model: HostileModel) -> None:
-    files = {name: b.agent.read(name) for name in (CAP, BIOS_SIZE, BIOS_ADDR, DISABLE)}
+    files = {name: b.agent.read(name) for name in (*U64_FILES, DISABLE)}
     size, crc = b.agent.load(OPAQUE, SCRATCH)
-    assert size == 4096, f"opaque is {size} bytes"
+    assert size == OPAQUE_SIZE, f"opaque is {size} bytes"
     problems = state_mismatches(files, crc, model)
     assert not problems, "; ".join(problems)
-    status = b.vm.qmp.cmd("query-status")["status"]
-    assert status == "running", f"QEMU status {status}"
+    assert status(b.vm) == "running"
 
 
 def step(
@@ -111,8 +119,9 @@ def step(
                 assert got == want, f"read {op.name}: {got[:16].hex()} != {want[:16].hex()}"
     elif isinstance(op, Reset):
         want = model.reset()
-        banner = reset(b.vm, op.method)
-        check_banner(banner, paths[want], want)
+        outcome = reset(b.vm, op.method)
+        assert outcome.guest is (op.method != HOST_RESET_METHOD), outcome
+        assert_runs(outcome.banner, paths[want], want)
         run.resets += 1
     elif isinstance(op, Junk):
         reply = a.command(op.line)
@@ -136,7 +145,7 @@ def drive(boot: Boot, tmp_path: Path, seed: int, count: int) -> Run:
             pytest.fail(
                 f"hostile guest failed at operation {index} of {count}, seed {seed}: "
                 f"{type(exc).__name__}: {exc}\nlast operations:\n  {recent}\n"
-                f"replay: pytest tests/functional/test_hostile.py --hostile-seed {seed} "
+                f"replay: pytest tests/functional/abi_v6/test_v6_hostile.py --hostile-seed {seed} "
                 f"--hostile-ops {index + 1}",
                 pytrace=False,
             )

@@ -1,0 +1,12 @@
+"""The v6 layout's own checks: the `abi` of every test here is v6."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.interface import v6
+
+
+@pytest.fixture
+def abi() -> str:
+    return v6.NAME

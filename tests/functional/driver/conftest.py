@@ -1,0 +1,12 @@
+"""The driver's own tests boot the v6 device: the `abi` of every test here is v6."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.interface import v6
+
+
+@pytest.fixture
+def abi() -> str:
+    return v6.NAME

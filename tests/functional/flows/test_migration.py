@@ -1,0 +1,137 @@
+"""Live migration: the device state (what is armed, the lock, opaque) moves with the VM.
+
+The source VM migrates with QMP `migrate` to a destination QEMU started with
+the same command line plus `-incoming unix:<socket>`. The agent keeps
+running on the destination and is driven over the destination's console.
+(a) An update armed on the source is applied by a reset on the destination.
+(b) An update applied before the migration stays applied: a reset on the
+destination boots stage 2 again, not the -bios image (stage 1).
+(c) opaque and the disable latch survive.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from checks import STAGE2, STAGE2_BLOB, assert_runs, assert_staged, nonce, reset, status
+from test_reset_update import assert_state_after_update
+from vms import STAGE1, Boot, Booted, VMFactory
+
+from harness.guest.protocol import HOST_RESET_METHOD, LOAD_ADDR, RESET_METHODS
+from harness.machine.vm import VM
+from harness.platform import KIB
+
+REGION = 512 * KIB
+IMAGE = 256 * KIB
+MIGRATE_DEADLINE = 60.0
+
+
+class Migrator:
+    """Start destinations through the test's VM factory; sockets live in a short dir."""
+
+    def __init__(self, vms: VMFactory, sock_dir: Path) -> None:
+        self.vms = vms
+        self.sock_dir = sock_dir
+
+    def __call__(self, src: Booted) -> Booted:
+        """Migrate the VM of `src`; the destination runs the same firmware."""
+        dst = migrate(self.vms, src.vm, self.sock_dir / f"from-{src.vm.pid}.sock")
+        return dataclasses.replace(src, vm=dst)
+
+
+@pytest.fixture
+def migrator(vms: VMFactory) -> Iterator[Migrator]:
+    # Unix socket paths are limited to 108 bytes: not under the long log directory.
+    with tempfile.TemporaryDirectory(prefix="vmfw-mig-") as sock_dir:
+        yield Migrator(vms, Path(sock_dir))
+
+
+def migrate(vms: VMFactory, src: VM, sock: Path) -> VM:
+    """Migrate `src` to a new destination QEMU over a unix socket; return the destination."""
+    uri = f"unix:{sock}"
+    cfg = dataclasses.replace(src.cfg, extra_args=(*src.cfg.extra_args, "-incoming", uri))
+    dst = vms.start(cfg)
+    dst.agent.timeout = src.agent.timeout
+    dst.agent.boot_timeout = src.agent.boot_timeout
+    mark = dst.qmp.mark()
+    src.qmp.cmd("migrate", {"uri": uri})
+    deadline = time.monotonic() + MIGRATE_DEADLINE
+    while True:
+        info = src.qmp.cmd("query-migrate")
+        state = info.get("status")
+        if state == "completed":
+            break
+        if state in ("failed", "cancelled") or time.monotonic() > deadline:
+            pytest.fail(f"migration {state}: {info}; destination stderr: {dst.stderr_text()}")
+        time.sleep(0.1)
+    dst.qmp.wait_event("RESUME", mark, timeout=MIGRATE_DEADLINE)
+    return dst
+
+
+# Every reset method on TCG; KVM (slow PVM here) runs the two core tests below.
+@pytest.mark.parametrize("method", RESET_METHODS)
+def test_armed_update_applied_on_destination(boot: Boot, migrator: Migrator, method: str) -> None:
+    stage2 = boot.image(IMAGE, STAGE2)
+    b = boot(size=REGION, blobs={STAGE2_BLOB: stage2})
+    token = nonce(f"mig-{method}")
+    b.device.write_opaque(token)
+    assert_staged(b.device, b.agent, STAGE2_BLOB, stage2)
+    dst = migrator(b)
+    assert (status(b.vm), status(dst.vm)) == ("postmigrate", "running")
+    assert dst.device.state().armed == (LOAD_ADDR, IMAGE), "armed image lost in migration"
+    outcome = reset(dst.vm, method)
+    assert outcome.guest is (method != HOST_RESET_METHOD)
+    assert_runs(outcome.banner, stage2, STAGE2)
+    assert_state_after_update(dst, IMAGE, token)
+
+
+@pytest.mark.core
+@pytest.mark.parametrize("size", [REGION, 128 * KIB], ids=["same-size", "resized"])
+def test_applied_update_stays_after_migration(boot: Boot, migrator: Migrator, size: int) -> None:
+    stage2 = boot.image(size, STAGE2)
+    b = boot(size=REGION, blobs={STAGE2_BLOB: stage2})
+    assert_staged(b.device, b.agent, STAGE2_BLOB, stage2)
+    assert_runs(reset(b.vm, "cf9").banner, stage2, STAGE2)
+    dst = migrator(b)
+    assert (status(b.vm), status(dst.vm)) == ("postmigrate", "running")
+    # Still stage 2 right after the migration, and after every reset on the destination.
+    assert_runs(dst.agent.info(), stage2, STAGE2)
+    assert dst.device.state().image_size in (None, size)
+    assert_runs(reset(dst.vm, HOST_RESET_METHOD).banner, stage2, STAGE2)
+    assert_runs(reset(dst.vm, "cf9").banner, stage2, STAGE2)
+    assert dst.device.state().image_size in (None, size)
+
+
+OPAQUE_PATTERN_REPEAT = 15
+
+
+@pytest.mark.core
+def test_opaque_and_lock_survive(boot: Boot, migrator: Migrator) -> None:
+    stage2 = boot.image(IMAGE, STAGE2)
+    b = boot(size=REGION, blobs={STAGE2_BLOB: stage2})
+    abi = b.device.abi
+    token = nonce("mig-opaque") + bytes(range(256)) * OPAQUE_PATTERN_REPEAT
+    b.device.write_opaque(token)
+    assert_staged(b.device, b.agent, STAGE2_BLOB, stage2)
+    locked = b.device.disable()
+    dst = migrator(b)
+    assert (status(b.vm), status(dst.vm)) == ("postmigrate", "running")
+    assert dst.device.read_opaque(len(token)) == token, "opaque changed in migration"
+    assert dst.device.state() == locked, "lock or armed image lost in migration"
+    # Still locked on the destination: arming is refused.
+    assert dst.device.arm(2 * LOAD_ADDR, IMAGE) == locked
+    want = STAGE2 if abi.armed_image_applies_when_locked else STAGE1
+    assert reset(dst.vm, "cf9").banner.identity == want
+    assert dst.device.state().disabled is abi.lock_survives_reset
+    assert dst.device.read_opaque(len(token)) == token
+    if abi.lock_survives_reset:
+        return
+    # A second migration of the reset state, then arming works again on the new host.
+    dst2 = migrator(dst)
+    assert_staged(dst2.device, dst2.agent, STAGE2_BLOB, stage2)
+    assert_runs(reset(dst2.vm, "kbd").banner, stage2, STAGE2)
