@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from bench.stats import Figure
-from harness.workflows import workers as parallel
+from harness.workflows.workers import cpus, pytest_args
 
 
 def timed_suite(cmd: list[str], repo: Path, figure: Figure) -> None:
@@ -27,12 +27,12 @@ def run(qemu: Path, repo: Path, reps: int) -> list[Figure]:
         "-m", "quick", "--accel", "tcg", "--qemu-bin", str(qemu),
     ]  # fmt: skip
     serial = Figure("suite", "quick functional suite (-m quick, TCG), serial")
-    workers = parallel.pytest_args(None)
+    workers = pytest_args(None)
     figures = [serial]
     if workers:
         par = Figure(
             "suite",
-            f"quick functional suite (-m quick, TCG), -n {parallel.cpus()}",
+            f"quick functional suite (-m quick, TCG), -n {cpus()}",
             baseline=serial.name,
         )
         figures.append(par)

@@ -1,21 +1,64 @@
-"""Command line: ``vmfwupdate [-v] {fetch,apply,export,build,checkpatch,check,run,test,fuzz}``."""
+"""Command line: ``vmfwupdate [-v] COMMAND``. This module only builds the parser and dispatches.
+
+Each command is a function ``(args, workdir, runner) -> exit code`` in
+`harness.workflows`, named with ``set_defaults(func=...)`` and imported only
+when it runs. Adding a command: write its function, add a ``sub.add_parser``
+block below with its options and ``set_defaults(func=_lazy("module", "name"))``.
+Logging: library modules log to their own loggers; `main` attaches the one
+handler (stderr, ``-v`` shows every command run and its output).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from harness.build import qemu as build
+from harness.build.qemu import PROFILES
 from harness.errors import HarnessError
+from harness.fuzz.targets import CONFIGS as FUZZ_CONFIGS
+from harness.machine.cmdline import ACCELS, MACHINES
 from harness.runner import Runner
-from harness.tree import checkpatch, series, source
-from harness.tree import rebase as rebase_survey
+from harness.tree.series import DEFAULT_BRANCH
+from harness.tree.source import DEFAULT_TARBALL
 from harness.workdir import Workdir
-from harness.workflows import devloop, fuzz, pipeline
-from harness.workflows import workers as parallel
+from harness.workflows.workers import cpus, workers_arg
+
+Command = Callable[[argparse.Namespace, Workdir, Runner], int]
+DEFAULT_AGENT_SIZE = 0x40000
+DEFAULT_FUZZ_TIMEOUT = 25
+DEFAULT_FUZZ_MAX_LEN = 4096
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+def _lazy(module: str, name: str) -> Command:
+    """The command `name` of `harness.workflows.<module>`, imported when it runs."""
+
+    def command(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
+        func: Command = getattr(importlib.import_module(f"harness.workflows.{module}"), name)
+        return func(args, workdir, runner)
+
+    command.__name__ = f"{module}.{name}"
+    return command
+
+
+def number(text: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r} (e.g. 0x10000)") from None
+
+
+def fw_cfg_pair(text: str) -> tuple[str, Path]:
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path or "," in text:
+        raise argparse.ArgumentTypeError(f"expected NAME=FILE without commas, not {text!r}")
+    return name, Path(path)
 
 
 def add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -33,7 +76,7 @@ def add_source(parser: argparse.ArgumentParser) -> None:
         "--qemu-src",
         metavar="PATH|URL",
         help="QEMU git checkout, release tarball or tarball URL "
-        "(default: $QEMU_SRC, else ../shared/qemu/" + source.DEFAULT_TARBALL + ")",
+        "(default: $QEMU_SRC, else ../shared/qemu/" + DEFAULT_TARBALL + ")",
     )
     parser.add_argument(
         "--sha256", metavar="HEX", help="expected sha256 of a tarball that is not pinned"
@@ -42,7 +85,7 @@ def add_source(parser: argparse.ArgumentParser) -> None:
 
 def add_branch(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--branch", default=None, help=f"branch in the QEMU tree (default: {series.DEFAULT_BRANCH})"
+        "--branch", default=None, help=f"branch in the QEMU tree (default: {DEFAULT_BRANCH})"
     )
     parser.add_argument(
         "--base",
@@ -53,7 +96,7 @@ def add_branch(parser: argparse.ArgumentParser) -> None:
 
 def add_build(parser: argparse.ArgumentParser, *, fuzz_profile: bool = False) -> None:
     # the fuzz profile builds only qemu-fuzz-x86_64, which `vmfwupdate fuzz` runs
-    profiles = sorted(p for p in build.PROFILES if fuzz_profile or p != "fuzz")
+    profiles = sorted(p for p in PROFILES if fuzz_profile or p != "fuzz")
     parser.add_argument("--profile", choices=profiles, default="default", help="build profile")
     parser.add_argument(
         "--asan",
@@ -66,6 +109,104 @@ def add_build(parser: argparse.ArgumentParser, *, fuzz_profile: bool = False) ->
     parser.add_argument("-j", "--jobs", type=int, default=2, help="parallel jobs (default 2)")
 
 
+def add_workers(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-n",
+        "--test-jobs",
+        dest="test_jobs",
+        type=workers_arg,
+        default=None,
+        metavar="N",
+        help=f"functional tests on N parallel workers (default: one per CPU, here {cpus()}); "
+        "-n 1 runs them serially in one process",
+    )
+    parser.add_argument(
+        "--serial", dest="test_jobs", action="store_const", const=1, help="same as -n 1"
+    )
+
+
+def add_no_build(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-build", action="store_true", help="use the existing binary, do not run ninja"
+    )
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    add_no_build(parser)
+    parser.add_argument("--image", type=Path, help="firmware for -bios (default: the agent)")
+    parser.add_argument(
+        "--agent-size",
+        type=number,
+        default=DEFAULT_AGENT_SIZE,
+        help="agent image size (default 256 KiB)",
+    )
+    parser.add_argument("--machine", choices=MACHINES, default="pc", help="default pc")
+    parser.add_argument("--accel", choices=ACCELS, default="tcg", help="default tcg")
+    parser.add_argument("--memory", default="256M", help="guest RAM (default 256M)")
+    parser.add_argument(
+        "--fw-cfg",
+        type=fw_cfg_pair,
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="add a fw_cfg file, e.g. opt/vmfwtest/stage2=next.bin (repeatable)",
+    )
+    parser.add_argument("--qmp", type=Path, help="QMP socket path (default: a temporary one)")
+    parser.add_argument("--no-device", action="store_true", help="without -device vmfwupdate")
+    parser.add_argument("--dry-run", action="store_true", help="print the command line, exit")
+    parser.add_argument("qemu_args", nargs="*", help="after --: more QEMU arguments")
+
+
+def add_test_options(parser: argparse.ArgumentParser) -> None:
+    add_no_build(parser)
+    parser.add_argument("-k", dest="keyword", help="pytest -k expression selecting tests")
+    parser.add_argument("-m", dest="marker", help="pytest -m marker expression, e.g. quick")
+    parser.add_argument("--accel", choices=(*ACCELS, "all"), default="tcg", help="default tcg")
+    add_workers(parser)
+    parser.add_argument("pytest_args", nargs="*", help="after --: more pytest arguments")
+
+
+def add_fuzz_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--target",
+        choices=[*FUZZ_CONFIGS, "all"],
+        default="all",
+        help="generic-fuzz config to run (default: all, one after the other)",
+    )
+    parser.add_argument("--time", type=int, metavar="N", help="stop after N seconds per target")
+    parser.add_argument("--runs", type=int, metavar="N", help="stop after N inputs per target")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        metavar="DIR",
+        help="corpus directory, kept between runs (default: .work/fuzz/<target>/corpus; "
+        "with --target all: DIR/<target>)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=DEFAULT_FUZZ_TIMEOUT,
+        metavar="S",
+        help=f"seconds one input may take ({DEFAULT_FUZZ_TIMEOUT})",
+    )
+    parser.add_argument(
+        "--max-len",
+        type=int,
+        default=DEFAULT_FUZZ_MAX_LEN,
+        metavar="B",
+        help=f"longest input in bytes ({DEFAULT_FUZZ_MAX_LEN})",
+    )
+    parser.add_argument(
+        "--leaks",
+        choices=("input", "exit"),
+        default="input",
+        help="when LeakSanitizer looks: after each input that allocated more than it freed "
+        "(input, libFuzzer's default; a heap scan each time) or only at exit (faster)",
+    )
+    parser.add_argument("--no-build", action="store_true", help="use the existing fuzz build")
+    parser.add_argument("-j", "--jobs", type=int, default=2, help="parallel build jobs (2)")
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vmfwupdate",
@@ -74,44 +215,49 @@ def make_parser() -> argparse.ArgumentParser:
     add_common(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("fetch", help="get the QEMU tree (checkout, tarball or URL)")
-    add_common(p, top=False)
-    add_source(p)
+    def command(name: str, func: Command, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text)
+        add_common(p, top=False)
+        add_source(p)
+        p.set_defaults(func=func)
+        return p
 
-    p = sub.add_parser("apply", help="put patches/ on a branch of the QEMU tree (git am)")
-    add_common(p, top=False)
-    add_source(p)
+    command("fetch", _lazy("commands", "fetch"), "get the QEMU tree (checkout, tarball or URL)")
+
+    p = command(
+        "apply", _lazy("commands", "apply"), "put patches/ on a branch of the QEMU tree (git am)"
+    )
     add_branch(p)
     p.add_argument("--force", action="store_true", help="replace a branch with foreign commits")
 
-    p = sub.add_parser("export", help="write the branch back to patches/ (format-patch)")
-    add_common(p, top=False)
-    add_source(p)
+    p = command(
+        "export", _lazy("commands", "export"), "write the branch back to patches/ (format-patch)"
+    )
     add_branch(p)
 
-    p = sub.add_parser("build", help="configure and build QEMU out of tree")
-    add_common(p, top=False)
-    add_source(p)
+    p = command("build", _lazy("commands", "build"), "configure and build QEMU out of tree")
     add_build(p, fuzz_profile=True)
 
-    p = sub.add_parser(
-        "rebase-check", help="report how each patch applies to another QEMU base (--qemu-src)"
+    p = command(
+        "rebase-check",
+        _lazy("commands", "rebase_check"),
+        "report how each patch applies to another QEMU base (--qemu-src)",
     )
-    add_common(p, top=False)
-    add_source(p)
     p.add_argument(
         "--base", metavar="REV", help="commit to try the series on (default: the tree's base)"
     )
 
-    p = sub.add_parser("checkpatch", help="run the tree's scripts/checkpatch.pl on patches/")
-    add_common(p, top=False)
-    add_source(p)
-
-    p = sub.add_parser(
-        "check", help="unit tests, fetch, apply, build, in-tree suite, functional tests"
+    command(
+        "checkpatch",
+        _lazy("commands", "check_patches"),
+        "run the tree's scripts/checkpatch.pl on patches/",
     )
-    add_common(p, top=False)
-    add_source(p)
+
+    p = command(
+        "check",
+        _lazy("pipeline", "check"),
+        "unit tests, fetch, apply, build, in-tree suite, functional tests",
+    )
     add_branch(p)
     add_build(p)
     p.add_argument("--skip-unit", action="store_true", help="do not run tests/unit")
@@ -121,70 +267,41 @@ def make_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also the long reliability runs (10,000 hostile-guest operations, leak check)",
     )
-    parallel.add_workers_option(p)
+    add_workers(p)
 
-    p = sub.add_parser("run", help="rebuild, boot the agent (or --image) with the console here")
-    add_common(p, top=False)
-    add_source(p)
-    add_build(p)
-    devloop.add_run_options(p)
-
-    p = sub.add_parser("test", help="rebuild what changed, run the functional tests matching -k")
-    add_common(p, top=False)
-    add_source(p)
-    add_build(p)
-    devloop.add_test_options(p)
-
-    p = sub.add_parser(
-        "fuzz", help="build the fuzz profile, run generic-fuzz on the device, report crashes"
+    p = command(
+        "run",
+        _lazy("devloop", "run"),
+        "rebuild, boot the agent (or --image) with the console here",
     )
-    add_common(p, top=False)
-    add_source(p)
-    fuzz.add_options(p)
+    add_build(p)
+    add_run_options(p)
+
+    p = command(
+        "test",
+        _lazy("devloop", "test"),
+        "rebuild what changed, run the functional tests matching -k",
+    )
+    add_build(p)
+    add_test_options(p)
+
+    p = command(
+        "fuzz",
+        _lazy("fuzz", "run"),
+        "build the fuzz profile, run generic-fuzz on the device, report crashes",
+    )
+    add_fuzz_options(p)
     return parser
 
 
-def dispatch(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
-    if args.command == "check":
-        return pipeline.check(args, workdir, runner)
-    if args.command == "run":
-        return devloop.run(args, workdir, runner)
-    if args.command == "test":
-        return devloop.test(args, workdir, runner)
-    if args.command == "fuzz":
-        return fuzz.run(args, workdir, runner)
-    spec = source.resolve_spec(args.qemu_src, workdir)
-    tree = source.prepare(spec, workdir, runner, sha256=args.sha256)
-    if args.command == "fetch":
-        print(tree.path)
-    elif args.command == "apply":
-        series.apply(
-            tree,
-            workdir.patches,
-            runner,
-            branch=args.branch or series.DEFAULT_BRANCH,
-            base_rev=args.base,
-            force=args.force,
-        )
-    elif args.command == "export":
-        series.export(tree, workdir.patches, runner, branch=args.branch, base_rev=args.base)
-    elif args.command == "build":
-        result = build.build(
-            tree.path,
-            workdir,
-            runner,
-            profile=args.profile,
-            build_dir=args.build_dir,
-            jobs=args.jobs,
-        )
-        print(result.qemu)
-    elif args.command == "rebase-check":
-        result = rebase_survey.survey(tree, workdir.patches, runner, args.base)
-        print(rebase_survey.render(result, f"QEMU {tree.version} ({tree.path})"))
-        return 0 if result.clean else 1
-    elif args.command == "checkpatch":
-        return checkpatch.run(tree, workdir.patches, runner)
-    return 0
+def attach_log_handler(verbose: bool) -> None:
+    """The toolkit's one log handler: plain messages on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger("harness")
+    root.handlers = [h for h in root.handlers if isinstance(h, logging.NullHandler)]
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 def interrupted(signum: int, _frame: object) -> None:
@@ -193,14 +310,15 @@ def interrupted(signum: int, _frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
+    attach_log_handler(args.verbose > 0)
     # SIGTERM (CI timeouts, kill) unwinds like Ctrl-C so that temporary files are removed
     signal.signal(signal.SIGTERM, interrupted)
     runner = Runner(verbose=args.verbose > 0)
     try:
-        return dispatch(args, Workdir.default(), runner)
+        return int(args.func(args, Workdir.default(), runner))
     except HarnessError as exc:
         print(exc.render(), file=sys.stderr)
-        return 1
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("vmfwupdate: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED

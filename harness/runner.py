@@ -1,7 +1,12 @@
-"""Running external commands: echo with -v, capture for errors, stream into logs."""
+"""The one command runner: every external command the toolkit runs goes through `Runner`.
+
+With ``verbose`` each command and its output are logged (logger ``harness.runner``);
+`run` captures output for errors, `stream` appends it to a log file line by line.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import subprocess
@@ -13,6 +18,8 @@ from typing import TextIO
 
 from harness.errors import HarnessError
 
+logger = logging.getLogger(__name__)
+
 
 def quote(cmd: Sequence[str | Path]) -> str:
     return shlex.join(str(part) for part in cmd)
@@ -20,18 +27,18 @@ def quote(cmd: Sequence[str | Path]) -> str:
 
 @dataclass
 class Runner:
-    """Runs commands for one CLI invocation; ``verbose`` echoes each command and its output."""
+    """Runs commands for one CLI invocation; ``verbose`` logs each command and its output.
+
+    ``out`` is the terminal progress displays write to (`harness.build.qemu.NinjaProgress`).
+    """
 
     verbose: bool = False
     out: TextIO = field(default_factory=lambda: sys.stderr)
 
-    def say(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
-
     def echo(self, cmd: Sequence[str | Path], cwd: Path | None) -> None:
         if self.verbose:
             where = f"(cd {shlex.quote(str(cwd))} && " if cwd else ""
-            self.say(f"+ {where}{quote(cmd)}{')' if cwd else ''}")
+            logger.info("+ %s%s%s", where, quote(cmd), ")" if cwd else "")
 
     def run(
         self,
@@ -64,7 +71,7 @@ class Runner:
                 hint="run `make setup` to install the tools the toolkit needs",
             ) from exc
         if self.verbose and (proc.stdout or proc.stderr):
-            self.say((proc.stdout + proc.stderr).rstrip())
+            logger.info("%s", (proc.stdout + proc.stderr).rstrip())
         if check and proc.returncode != 0:
             raise HarnessError(
                 step,
@@ -111,8 +118,7 @@ class Runner:
                     sink.write(line)
                     sink.flush()
                     if self.verbose:
-                        self.out.write(line)
-                        self.out.flush()
+                        logger.info("%s", line.rstrip("\n"))
                     if on_line is not None:
                         on_line(line.rstrip("\n"))
             except BaseException:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Sequence
 
 from harness.errors import HarnessError
 from harness.runner import Runner, base_env
+
+logger = logging.getLogger(__name__)
 
 STEP = "build"
 
@@ -42,8 +45,8 @@ def ensure(packages: Sequence[str], runner: Runner, purpose: str) -> None:
     if not absent:
         return
     names = " ".join(absent)
-    runner.say(f"{STEP}: {purpose} needs Debian packages that are missing: {names}")
-    runner.say(f"{STEP}: installing them with apt-get (once; `make setup` does not install them)")
+    logger.info(f"{STEP}: {purpose} needs Debian packages that are missing: {names}")
+    logger.info(f"{STEP}: installing them with apt-get (once; `make setup` does not install them)")
     prefix = apt_prefix()
     env = base_env({"DEBIAN_FRONTEND": "noninteractive"})
     hint = f"install them by hand: apt-get install {names}; then run the command again"

@@ -4,6 +4,7 @@ option ROMs."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -16,6 +17,8 @@ from harness.build import packages as toolchain
 from harness.errors import HarnessError
 from harness.runner import Runner, base_env
 from harness.workdir import Workdir
+
+logger = logging.getLogger(__name__)
 
 STEP = "build"
 MARKER = "vmfwupdate-configure.json"
@@ -162,7 +165,7 @@ class NinjaProgress:
             self.runner.out.flush()
         elif percent // 10 != self.last_decile:
             self.last_decile = percent // 10
-            self.runner.say(f"{self.label}: [{done}/{total} {percent:3d}%] {what}"[:150])
+            logger.info(f"{self.label}: [{done}/{total} {percent:3d}%] {what}"[:150])
 
     def finish(self) -> None:
         if self.tty:
@@ -187,7 +190,7 @@ def configure(
     whether it ran."""
     wanted: dict[str, object] = {"source": str(src), "args": args}
     if not needs_configure(build_dir, wanted):
-        runner.say(f"build: {build_dir} is configured with the same options, not reconfiguring")
+        logger.info(f"build: {build_dir} is configured with the same options, not reconfiguring")
         return False
     if build_dir.exists() and any(build_dir.iterdir()):
         if not (build_dir / MARKER).is_file():
@@ -197,14 +200,14 @@ def configure(
                 path=build_dir,
                 hint="pass an empty or new --build-dir, or delete that directory",
             )
-        runner.say(f"build: configure options or source changed, recreating {build_dir}")
+        logger.info(f"build: configure options or source changed, recreating {build_dir}")
         shutil.rmtree(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     # Marked as ours but incomplete until configure succeeds: an interrupted configure
     # (Ctrl-C, kill) is then redone from scratch by the next build instead of being refused.
     incomplete = {**wanted, "incomplete": True}
     (build_dir / MARKER).write_text(json.dumps(incomplete, indent=2) + "\n", encoding="utf-8")
-    runner.say(f"build: configuring {src} in {build_dir} (log: {log})")
+    logger.info(f"build: configuring {src} in {build_dir} (log: {log})")
     code = runner.stream([src / "configure", *args], cwd=build_dir, env=env, log=log)
     if code != 0:
         shutil.rmtree(build_dir, ignore_errors=True)
@@ -354,7 +357,7 @@ def build(
     env = build_env(workdir)
     ccache = shutil.which("ccache") is not None
     if not ccache:
-        runner.say("build: ccache not installed, building without it (`make setup` installs it)")
+        logger.info("build: ccache not installed, building without it (`make setup` installs it)")
     args = configure_args(profile, configure_python(sys.executable), ccache)
     spec = PROFILES[profile]
     toolchain.ensure(spec.packages, runner, f"build profile {profile!r}")
@@ -367,7 +370,7 @@ def build(
         link_firmware(build_dir, spec.firmware_path)
     qemu = build_dir / spec.binary
     seconds = time.monotonic() - start
-    runner.say(f"build: {qemu} ready ({seconds:.1f}s, log: {log})")
+    logger.info(f"build: {qemu} ready ({seconds:.1f}s, log: {log})")
     return BuildResult(
         build_dir=build_dir,
         qemu=qemu,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.runner import Runner
 from harness.tree.patchfile import series_files
 from harness.tree.source import QemuTree
+
+logger = logging.getLogger(__name__)
 
 STEP = "checkpatch"
 
@@ -39,9 +42,9 @@ def run(tree: QemuTree, patches_dir: Path, runner: Runner) -> int:
         )
         output = (proc.stdout + proc.stderr).strip()
         status = "ok" if proc.returncode == 0 else "ERRORS"
-        runner.say(f"checkpatch: {patch.name}: {status}")
+        logger.info(f"checkpatch: {patch.name}: {status}")
         if output:
-            runner.say("\n".join("  " + line for line in output.splitlines()))
+            logger.info("\n".join("  " + line for line in output.splitlines()))
         failures += proc.returncode != 0
-    runner.say(f"checkpatch: {len(files) - failures}/{len(files)} patches without errors")
+    logger.info(f"checkpatch: {len(files) - failures}/{len(files)} patches without errors")
     return 1 if failures else 0

@@ -7,6 +7,7 @@ with a C locale so that messages can be parsed.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -15,6 +16,8 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.runner import Runner, quote
+
+logger = logging.getLogger(__name__)
 
 HARNESS_NAME = "vmfwupdate-harness"
 HARNESS_EMAIL = "harness@vmfwupdate.invalid"
@@ -119,7 +122,7 @@ class Git:
     ) -> subprocess.CompletedProcess[str]:
         argv = self.argv(args)
         if self.runner.verbose:
-            self.runner.say(f"+ git -C {self.path} {quote(args)}")
+            logger.info(f"+ git -C {self.path} {quote(args)}")
         proc = subprocess.run(
             argv,
             env=self.env(env),

@@ -15,6 +15,7 @@ The tree is left on the branch or commit it was on, with no new branch.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,8 @@ from harness.tree.patchfile import series_files
 from harness.tree.series import DEFAULT_BRANCH, check_clean, open_tree, resolve_base
 from harness.tree.source import QemuTree
 from harness.tree.state import TreeState
+
+logger = logging.getLogger(__name__)
 
 STEP = "rebase-check"
 APPLIES = "applies"
@@ -96,7 +99,7 @@ def survey(tree: QemuTree, patches_dir: Path, runner: Runner, base_rev: str | No
     git.run("checkout", "--quiet", "--detach", base)
     try:
         for index, patch in enumerate(files, 1):
-            runner.say(f"rebase-check: [{index}/{len(files)}] {patch.name}")
+            logger.info(f"rebase-check: [{index}/{len(files)}] {patch.name}")
             outcomes.append(land(git, patch))
     finally:
         git.run("am", "--abort", check=False)

@@ -4,6 +4,7 @@ back to ``patches/`` (``export``) so that a round trip is byte-identical."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import shutil
 import tempfile
@@ -24,6 +25,8 @@ from harness.tree.patchfile import (
 )
 from harness.tree.source import QemuTree, identity_for
 from harness.tree.state import Applied, TreeState
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_BRANCH = "vmfwupdate"
 NOTES_REF = "refs/notes/vmfwupdate"
@@ -144,12 +147,12 @@ def apply(
         same_input = prev is not None and prev.digest == digest and prev.base == base
         if ours and same_input:
             ensure_checked_out(git, branch)
-            runner.say(f"apply: {len(files)} patch(es) already on {branch}, nothing to do")
+            logger.info(f"apply: {len(files)} patch(es) already on {branch}, nothing to do")
             return ApplyResult(branch, base, tip, len(files), "unchanged")
         if not ours and not force:
             if same_input:
                 ensure_checked_out(git, branch)
-                runner.say(
+                logger.info(
                     f"apply: {branch} has commits made in the tree since the last apply/export; "
                     "keeping them (run `vmfwupdate export` to save them to patches/)"
                 )
@@ -169,7 +172,7 @@ def apply(
         branch=branch, base=base, tip=new_tip, digest=digest, patches=len(files)
     )
     state.save()
-    runner.say(f"apply: {len(files)} patch(es) applied on {branch} (base {base[:12]})")
+    logger.info(f"apply: {len(files)} patch(es) applied on {branch} (base {base[:12]})")
     return ApplyResult(branch, base, new_tip, len(files), "applied")
 
 
@@ -301,7 +304,7 @@ def export(
         )
     dirty = git.dirty_files()
     if dirty:
-        runner.say(
+        logger.info(
             f"export: note: {len(dirty)} uncommitted change(s) in {git.path} are not exported "
             f"(only commits on {branch} are): {', '.join(dirty[:5])}"
         )
@@ -321,7 +324,7 @@ def export(
         branch=branch, base=base, tip=tip, digest=series_digest(new_files), patches=len(new_files)
     )
     state.save()
-    runner.say(
+    logger.info(
         f"export: {len(result.written)} written, {len(result.unchanged)} unchanged, "
         f"{len(result.removed)} removed in {patches_dir}"
     )

@@ -5,6 +5,7 @@ deterministic base commit (and, for Debian ``+ds`` tarballs, a preparation commi
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -21,6 +22,8 @@ from harness.runner import Runner
 from harness.tree.git import FIXED_DATE, Git, user_identity
 from harness.tree.state import TreeState
 from harness.workdir import Workdir
+
+logger = logging.getLogger(__name__)
 
 STEP = "fetch"
 PINNED_VERSION = "10.2.2"
@@ -133,7 +136,7 @@ def from_checkout(path: Path, runner: Runner) -> QemuTree:
             hint="pass the top directory of a QEMU git checkout, or a release tarball "
             "(the toolkit turns a tarball into a git repository itself)",
         )
-    runner.say(f"fetch: using QEMU {version} git checkout {path}")
+    logger.info(f"fetch: using QEMU {version} git checkout {path}")
     return QemuTree(path=path, kind="git", version=version, base=None, origin=str(path))
 
 
@@ -178,7 +181,7 @@ def download(url: str, workdir: Workdir, runner: Runner, *, sha256: str | None) 
         return dest
     workdir.downloads.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
-    runner.say(f"fetch: downloading {url}")
+    logger.info(f"fetch: downloading {url}")
     try:
         with urllib.request.urlopen(url, timeout=60) as resp, part.open("wb") as out:
             shutil.copyfileobj(resp, out)
@@ -219,7 +222,7 @@ def from_tarball(
     dest = workdir.src / f"qemu-{version}"
     if dest.exists():
         return reuse_tree(dest, tarball, digest, version, runner)
-    runner.say(f"fetch: unpacking {tarball.name} into {dest}")
+    logger.info(f"fetch: unpacking {tarball.name} into {dest}")
     workdir.src.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".unpack-{version}-", dir=workdir.src))
     try:
@@ -239,7 +242,7 @@ def from_tarball(
         top.rename(dest)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    runner.say(f"fetch: QEMU {version} ready at {dest} (base {base[:12]})")
+    logger.info(f"fetch: QEMU {version} ready at {dest} (base {base[:12]})")
     return QemuTree(path=dest, kind="tarball", version=version, base=base, origin=str(tarball))
 
 
@@ -262,7 +265,7 @@ def reuse_tree(dest: Path, tarball: Path, digest: str, version: str, runner: Run
             hint=f"delete {dest} to unpack {tarball.name} again (export your series first)",
         )
     ensure_release_tag(Git(dest, runner, STEP), version, state.source["base"])
-    runner.say(f"fetch: QEMU {version} already unpacked at {dest}")
+    logger.info(f"fetch: QEMU {version} already unpacked at {dest}")
     return QemuTree(
         path=dest, kind="tarball", version=version, base=state.source["base"], origin=str(tarball)
     )

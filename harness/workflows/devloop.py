@@ -9,19 +9,17 @@ the binary just built.
 from __future__ import annotations
 
 import argparse
+import logging
 import shlex
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from harness.build import qemu as build
 from harness.build.agent_image import build_agent
 from harness.errors import HarnessError
 from harness.machine.cmdline import (
-    ACCELS,
     DEVICE,
-    MACHINES,
     FwCfgBlob,
     VMConfig,
     build_args,
@@ -29,9 +27,11 @@ from harness.machine.cmdline import (
     terminal_wiring,
 )
 from harness.runner import Runner
-from harness.tree import source
 from harness.workdir import Workdir
-from harness.workflows import workers as parallel
+from harness.workflows.prepare import up_to_date_binary
+from harness.workflows.workers import pytest_args
+
+logger = logging.getLogger(__name__)
 
 RUN_HELP = """\
 console: the guest's serial port is this terminal (QEMU -serial mon:stdio).
@@ -40,19 +40,6 @@ console: the guest's serial port is this terminal (QEMU -serial mon:stdio).
 QMP: {qmp}
   e.g. {venv}/qmp-shell {qmp}
 """
-
-
-def up_to_date_qemu(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> Path:
-    """The QEMU binary of the chosen profile, rebuilt incrementally unless --no-build."""
-    if args.no_build:
-        return build.existing_binary(workdir, args.profile, args.build_dir)
-    spec = source.resolve_spec(args.qemu_src, workdir)
-    tree = source.prepare(spec, workdir, runner, sha256=args.sha256)
-    result = build.build(
-        tree.path, workdir, runner, profile=args.profile, build_dir=args.build_dir, jobs=args.jobs
-    )
-    runner.say(f"build: {result.qemu} up to date ({result.seconds:.1f}s)")
-    return result.qemu
 
 
 def firmware_image(args: argparse.Namespace, workdir: Workdir) -> Path:
@@ -88,29 +75,29 @@ def run_args(qemu: Path, image: Path, qmp_socket: Path, args: argparse.Namespace
 
 def run(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
     """``vmfwupdate run``: boot the patched QEMU with its console on this terminal."""
-    qemu = up_to_date_qemu(args, workdir, runner)
+    qemu = up_to_date_binary(args, workdir, runner)
     image = firmware_image(args, workdir)
     with tempfile.TemporaryDirectory(prefix="vmfwupdate-run-") as tmp:
         qmp_socket = Path(args.qmp or Path(tmp) / "qmp.sock")
         cmd = run_args(qemu, image, qmp_socket, args)
-        runner.say(f"+ {shlex.join(cmd)}")
+        logger.info(f"+ {shlex.join(cmd)}")
         if args.dry_run:
             return 0
-        runner.say(RUN_HELP.format(qmp=qmp_socket, venv=Path(sys.executable).parent))
+        logger.info(RUN_HELP.format(qmp=qmp_socket, venv=Path(sys.executable).parent))
         try:
             status = subprocess.call(cmd)
         except OSError as exc:
             raise HarnessError("run", f"cannot start QEMU: {exc}", path=qemu) from exc
     if status != 0:
-        runner.say(f"run: QEMU exited with status {status} (logs: this terminal)")
+        logger.info(f"run: QEMU exited with status {status} (logs: this terminal)")
     return status
 
 
 def test(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
     """``vmfwupdate test -k PATTERN``: rebuild what changed, run the matching tests."""
-    qemu = up_to_date_qemu(args, workdir, runner)
+    qemu = up_to_date_binary(args, workdir, runner)
     cmd = pytest_command(args, qemu)
-    runner.say(f"+ {shlex.join(cmd)}")
+    logger.info(f"+ {shlex.join(cmd)}")
     return subprocess.call(cmd, cwd=workdir.repo)
 
 
@@ -130,56 +117,4 @@ def pytest_command(args: argparse.Namespace, qemu: Path) -> list[str]:
         # -k narrows the run to the test(s) of the edit loop: starting workers (~2 s here)
         # would cost more than they save. -n N spreads a large -k selection.
         workers = 1
-    return [*base, *parallel.pytest_args(workers), *selection]
-
-
-def fw_cfg_pair(text: str) -> tuple[str, Path]:
-    name, sep, path = text.partition("=")
-    if not sep or not name or not path or "," in text:
-        raise argparse.ArgumentTypeError(f"expected NAME=FILE without commas, not {text!r}")
-    return name, Path(path)
-
-
-def size_arg(text: str) -> int:
-    try:
-        return int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r} (e.g. 0x10000)") from None
-
-
-def add_loop_build(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--no-build", action="store_true", help="use the existing binary, do not run ninja"
-    )
-
-
-def add_run_options(parser: argparse.ArgumentParser) -> None:
-    add_loop_build(parser)
-    parser.add_argument("--image", type=Path, help="firmware for -bios (default: the agent)")
-    parser.add_argument(
-        "--agent-size", type=size_arg, default=0x40000, help="agent image size (default 256 KiB)"
-    )
-    parser.add_argument("--machine", choices=MACHINES, default="pc", help="default pc")
-    parser.add_argument("--accel", choices=ACCELS, default="tcg", help="default tcg")
-    parser.add_argument("--memory", default="256M", help="guest RAM (default 256M)")
-    parser.add_argument(
-        "--fw-cfg",
-        type=fw_cfg_pair,
-        action="append",
-        default=[],
-        metavar="NAME=FILE",
-        help="add a fw_cfg file, e.g. opt/vmfwtest/stage2=next.bin (repeatable)",
-    )
-    parser.add_argument("--qmp", type=Path, help="QMP socket path (default: a temporary one)")
-    parser.add_argument("--no-device", action="store_true", help="without -device vmfwupdate")
-    parser.add_argument("--dry-run", action="store_true", help="print the command line, exit")
-    parser.add_argument("qemu_args", nargs="*", help="after --: more QEMU arguments")
-
-
-def add_test_options(parser: argparse.ArgumentParser) -> None:
-    add_loop_build(parser)
-    parser.add_argument("-k", dest="keyword", help="pytest -k expression selecting tests")
-    parser.add_argument("-m", dest="marker", help="pytest -m marker expression, e.g. quick")
-    parser.add_argument("--accel", choices=("tcg", "kvm", "all"), default="tcg", help="default tcg")
-    parallel.add_workers_option(parser)
-    parser.add_argument("pytest_args", nargs="*", help="after --: more pytest arguments")
+    return [*base, *pytest_args(workers), *selection]

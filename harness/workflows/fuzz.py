@@ -9,6 +9,7 @@ progress, and turns any finding into a kept reproducer file and a command that r
 from __future__ import annotations
 
 import argparse
+import logging
 import shutil
 import subprocess
 import tempfile
@@ -16,17 +17,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.build import qemu as build
 from harness.errors import HarnessError
 from harness.fuzz import libfuzzer
 from harness.fuzz import seeds as fuzz_seeds
+from harness.fuzz.targets import CONFIGS
 from harness.machine.cmdline import DEBUG_EXIT_IOBASE
 from harness.runner import Runner, base_env, quote
-from harness.tree import source
 from harness.workdir import Workdir
+from harness.workflows.prepare import up_to_date_binary
+
+logger = logging.getLogger(__name__)
 
 STEP = "fuzz"
-CONFIGS = ("vmfwupdate-pc", "vmfwupdate-q35")
 PROGRESS_SECONDS = 30
 PROBE_SECONDS = 120
 
@@ -40,39 +42,6 @@ class Place:
     seeds: Path
     crashes: Path
     log: Path
-
-
-def add_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--target",
-        choices=[*CONFIGS, "all"],
-        default="all",
-        help="generic-fuzz config to run (default: all, one after the other)",
-    )
-    parser.add_argument("--time", type=int, metavar="N", help="stop after N seconds per target")
-    parser.add_argument("--runs", type=int, metavar="N", help="stop after N inputs per target")
-    parser.add_argument(
-        "--corpus",
-        type=Path,
-        metavar="DIR",
-        help="corpus directory, kept between runs (default: .work/fuzz/<target>/corpus; "
-        "with --target all: DIR/<target>)",
-    )
-    parser.add_argument(
-        "--timeout", type=int, default=25, metavar="S", help="seconds one input may take (25)"
-    )
-    parser.add_argument(
-        "--max-len", type=int, default=4096, metavar="B", help="longest input in bytes (4096)"
-    )
-    parser.add_argument(
-        "--leaks",
-        choices=("input", "exit"),
-        default="input",
-        help="when LeakSanitizer looks: after each input that allocated more than it freed "
-        "(input, libFuzzer's default; a heap scan each time) or only at exit (faster)",
-    )
-    parser.add_argument("--no-build", action="store_true", help="use the existing fuzz build")
-    parser.add_argument("-j", "--jobs", type=int, default=2, help="parallel build jobs (2)")
 
 
 def place(workdir: Workdir, config: str, corpus: Path | None, several: bool) -> Place:
@@ -91,11 +60,7 @@ def place(workdir: Workdir, config: str, corpus: Path | None, several: bool) -> 
 
 
 def fuzz_binary(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> Path:
-    if args.no_build:
-        return build.existing_binary(workdir, "fuzz")
-    spec = source.resolve_spec(args.qemu_src, workdir)
-    tree = source.prepare(spec, workdir, runner, sha256=args.sha256)
-    return build.build(tree.path, workdir, runner, profile="fuzz", jobs=args.jobs).qemu
+    return up_to_date_binary(args, workdir, runner, profile="fuzz")
 
 
 def machine_args(binary: Path, config: str, runner: Runner) -> list[str]:
@@ -185,7 +150,7 @@ class Progress:
         now = time.monotonic()
         if status.event == "INITED" or now - self.last >= PROGRESS_SECONDS:
             self.last = now
-            self.runner.say(f"fuzz {self.config}: {now - self.start:6.0f}s  {status.render()}")
+            logger.info(f"fuzz {self.config}: {now - self.start:6.0f}s  {status.render()}")
 
 
 def fuzz_one(
@@ -195,7 +160,7 @@ def fuzz_one(
     files = device_files(qemu, machine_args(binary, where.config, runner), where.config, runner)
     write_seeds(where.seeds, fuzz_seeds.seeds(files))
     selectors = ", ".join(f"{n}={f.select:#x}" for n, f in files.items())
-    runner.say(f"fuzz {where.config}: device files {selectors}; seeds in {where.seeds}")
+    logger.info(f"fuzz {where.config}: device files {selectors}; seeds in {where.seeds}")
     for directory in (where.corpus, where.crashes):
         directory.mkdir(parents=True, exist_ok=True)
     cmd = libfuzzer.command(
@@ -204,7 +169,7 @@ def fuzz_one(
     sanitizers = libfuzzer.sanitizer_env(shutil.which("llvm-symbolizer"))
     env = base_env(sanitizers)
     where.log.write_text("", encoding="utf-8")
-    runner.say(f"fuzz {where.config}: running (log: {where.log})")
+    logger.info(f"fuzz {where.config}: running (log: {where.log})")
     outcome = libfuzzer.Outcome()
     start = time.monotonic()
     code = runner.stream(
@@ -216,9 +181,9 @@ def fuzz_one(
     )
     seconds = time.monotonic() - start
     summary = report(where.config, outcome, seconds)
-    runner.say(summary)
+    logger.info(summary)
     if outcome.slow_units:
-        runner.say(
+        logger.info(
             f"fuzz {where.config}: {len(outcome.slow_units)} slow input(s) kept in "
             f"{where.crashes} (slow-unit-*: slower than 10 s, not a failure)"
         )

@@ -4,60 +4,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
+import logging
 import sys
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from harness.build import qemu as build
+from harness.build import qemu
 from harness.errors import HarnessError
 from harness.runner import Runner
 from harness.tree import series, source
 from harness.workdir import Workdir
-from harness.workflows import workers as parallel
+from harness.workflows import workers
+from harness.workflows.prepare import build_tree, qemu_tree
+from harness.workflows.step_report import StepResult, junit_counts, meson_counts, render_summary
+
+logger = logging.getLogger(__name__)
 
 SUITE = "vmfwupdate"
 
 
-@dataclass
-class StepResult:
-    name: str
-    status: str  # PASS, FAIL or SKIP
-    seconds: float
-    detail: str
-    log: Path | None = None
-
-
 class Skipped(Exception):
     """A step that cannot run; the reason goes into the summary."""
-
-
-def junit_counts(path: Path) -> str:
-    """``N passed, M failed, K skipped`` from a pytest junit XML file."""
-    try:
-        root = ET.parse(path).getroot()
-    except (OSError, ET.ParseError):
-        return "no junit report"
-    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
-    tests = failed = skipped = 0
-    for suite in suites:
-        tests += int(suite.get("tests", 0))
-        failed += int(suite.get("failures", 0)) + int(suite.get("errors", 0))
-        skipped += int(suite.get("skipped", 0))
-    return f"{tests - failed - skipped} passed, {failed} failed, {skipped} skipped"
-
-
-def meson_counts(log: Path) -> str:
-    text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
-    counts = []
-    for label in ("Ok", "Expected Fail", "Fail", "Unexpected Pass", "Skipped", "Timeout"):
-        found = re.findall(rf"^{label}:\s+(\d+)\s*$", text, re.M)
-        if found:
-            counts.append(f"{found[-1]} {label.lower()}")
-    return ", ".join(counts) or "no meson summary in the log"
 
 
 def suite_defined(build_dir: Path) -> bool:
@@ -94,7 +62,7 @@ def run_pytest(
 def echo(runner: Runner) -> Callable[[str], None]:
     def show(line: str) -> None:
         if not runner.verbose:
-            runner.say(f"  | {line}")
+            logger.info(f"  | {line}")
 
     return show
 
@@ -108,11 +76,11 @@ def in_tree_suite(runner: Runner, workdir: Workdir, build_dir: Path, jobs: int) 
             "yet): nothing ran"
         )
     start = time.monotonic()
-    progress = build.NinjaProgress(runner, "in-tree build")
+    progress = qemu.NinjaProgress(runner, "in-tree build")
     show = echo(runner)
 
     def on_line(line: str) -> None:
-        if build.NinjaProgress.PATTERN.match(line):
+        if qemu.NinjaProgress.PATTERN.match(line):
             progress(line)
         else:
             show(line)
@@ -120,7 +88,7 @@ def in_tree_suite(runner: Runner, workdir: Workdir, build_dir: Path, jobs: int) 
     code = runner.stream(
         # meson's per-test timeouts x3: on a loaded 2-core machine the qtest can pass 60 s
         ["make", "-C", build_dir, f"-j{jobs}", f"check-{SUITE}", "TIMEOUT_MULTIPLIER=3"],
-        env=build.build_env(workdir),
+        env=qemu.build_env(workdir),
         log=log,
         on_line=on_line,
     )
@@ -134,16 +102,16 @@ def in_tree_suite(runner: Runner, workdir: Workdir, build_dir: Path, jobs: int) 
 
 
 def timed(results: list[StepResult], runner: Runner, name: str, body: Callable[[], str]) -> bool:
-    runner.say(f"==> {name}")
+    logger.info(f"==> {name}")
     start = time.monotonic()
     try:
         detail = body()
     except Skipped as why:
         results.append(StepResult(name, "SKIP", time.monotonic() - start, str(why)))
-        runner.say(f"    skipped: {why}")
+        logger.info(f"    skipped: {why}")
         return True
     except HarnessError as exc:
-        runner.say(exc.render())
+        logger.info(exc.render())
         detail = exc.problem + (f" ({exc.path})" if exc.path else "")
         log = exc.path if exc.path and exc.path.suffix == ".log" else None
         results.append(StepResult(name, "FAIL", time.monotonic() - start, detail, log))
@@ -162,14 +130,13 @@ def check(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
     if args.skip_unit:
         results.append(StepResult("unit", "SKIP", 0.0, "--skip-unit given"))
     else:
-        runner.say("==> unit")
+        logger.info("==> unit")
         results.append(run_pytest(runner, workdir, "unit", "tests/unit", []))
 
     state: dict[str, object] = {}
 
     def do_fetch() -> str:
-        spec = source.resolve_spec(args.qemu_src, workdir)
-        tree = source.prepare(spec, workdir, runner, sha256=args.sha256)
+        tree = qemu_tree(args, workdir, runner)
         state["tree"] = tree
         return f"QEMU {tree.version} at {tree.path} ({tree.kind})"
 
@@ -188,14 +155,7 @@ def check(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
     def do_build() -> str:
         tree = state["tree"]
         assert isinstance(tree, source.QemuTree)
-        result = build.build(
-            tree.path,
-            workdir,
-            runner,
-            profile=args.profile,
-            build_dir=args.build_dir,
-            jobs=args.jobs,
-        )
+        result = build_tree(tree, args, workdir, runner)
         state["build"] = result
         how = "configured and built" if result.configured else "incremental"
         return f"{args.profile} profile, {how}: {result.qemu}"
@@ -205,9 +165,9 @@ def check(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
     ok = ok and timed(results, runner, "build", do_build)
     if ok:
         built = state["build"]
-        assert isinstance(built, build.BuildResult)
+        assert isinstance(built, qemu.BuildResult)
         results[-1].log = built.log
-        runner.say("==> in-tree")
+        logger.info("==> in-tree")
         start = time.monotonic()
         try:
             results.append(in_tree_suite(runner, workdir, built.build_dir, args.jobs))
@@ -221,7 +181,7 @@ def check(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
                 StepResult("functional", "SKIP", 0.0, "tests/functional has no tests yet")
             )
         else:
-            runner.say("==> functional")
+            logger.info("==> functional")
             results.append(
                 run_pytest(
                     runner,
@@ -232,7 +192,7 @@ def check(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
                         "--qemu-bin",
                         str(built.qemu),
                         *(["--hostile-long"] if args.long else []),
-                        *parallel.pytest_args(args.test_jobs),
+                        *workers.pytest_args(args.test_jobs),
                     ],
                 )
             )
@@ -244,26 +204,6 @@ def check(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
     return 1 if any(r.status == "FAIL" for r in results) else 0
 
 
-def relative(path: Path, workdir: Workdir) -> str:
-    try:
-        return str(path.resolve().relative_to(workdir.repo.resolve()))
-    except ValueError:
-        return str(path)
-
-
 def summary(results: list[StepResult], runner: Runner, workdir: Workdir, seconds: float) -> None:
-    failed = [r for r in results if r.status == "FAIL"]
-    skipped = [r for r in results if r.status == "SKIP"]
-    lines = ["", "=" * 30 + " vmfwupdate check: summary " + "=" * 30]
-    lines.append(f"{'step':<11} {'result':<6} {'time':>8}  details")
-    for r in results:
-        lines.append(f"{r.name:<11} {r.status:<6} {r.seconds:>7.1f}s  {r.detail}")
-        if r.log is not None:
-            lines.append(f"{'':<29}log: {relative(r.log, workdir)}")
-    verdict = "FAIL" if failed else "PASS"
-    lines.append(
-        f"result: {verdict}: {len(results) - len(failed) - len(skipped)} passed, "
-        f"{len(failed)} failed, {len(skipped)} skipped in {seconds:.0f}s; "
-        f"logs in {relative(workdir.logs, workdir)}/"
-    )
-    print("\n".join(lines), flush=True)
+    """Print the summary table (stdout: the command's result)."""
+    print(render_summary(results, workdir, seconds), flush=True)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import sys
 from pathlib import Path
 
 import pytest
 
-from harness.build import qemu as build
+from harness.build import qemu
 from harness.errors import HarnessError
 from harness.runner import Runner
 
@@ -31,34 +32,34 @@ DEV_TREE_FLAGS = [
 
 
 def test_default_profile_matches_the_dev_tree_flags() -> None:
-    assert build.configure_args("default", "/venv/bin/python3", ccache=True) == DEV_TREE_FLAGS
+    assert qemu.configure_args("default", "/venv/bin/python3", ccache=True) == DEV_TREE_FLAGS
 
 
 def test_without_ccache_no_compiler_wrapper() -> None:
-    args = build.configure_args("default", "/venv/bin/python3", ccache=False)
+    args = qemu.configure_args("default", "/venv/bin/python3", ccache=False)
     assert args == DEV_TREE_FLAGS[2:]
 
 
 def test_asan_profile_adds_sanitizers() -> None:
-    args = build.configure_args("asan", "/p", ccache=True)
+    args = qemu.configure_args("asan", "/p", ccache=True)
     assert args[-2:] == ["--enable-asan", "--enable-ubsan"]
     assert "--enable-werror" in args
 
 
 def test_unknown_profile_names_the_choices() -> None:
     with pytest.raises(HarnessError) as info:
-        build.configure_args("fast", "/p", ccache=True)
+        qemu.configure_args("fast", "/p", ccache=True)
     assert "default" in (info.value.hint or "") and "asan" in (info.value.hint or "")
 
 
 def test_needs_configure(tmp_path: Path) -> None:
     wanted = {"source": "/src", "args": ["--a"]}
-    assert build.needs_configure(tmp_path, wanted)
+    assert qemu.needs_configure(tmp_path, wanted)
     (tmp_path / "build.ninja").write_text("")
-    (tmp_path / build.MARKER).write_text(json.dumps(wanted))
-    assert not build.needs_configure(tmp_path, wanted)
-    assert build.needs_configure(tmp_path, {"source": "/src", "args": ["--b"]})
-    assert build.needs_configure(tmp_path, {"source": "/other", "args": ["--a"]})
+    (tmp_path / qemu.MARKER).write_text(json.dumps(wanted))
+    assert not qemu.needs_configure(tmp_path, wanted)
+    assert qemu.needs_configure(tmp_path, {"source": "/src", "args": ["--b"]})
+    assert qemu.needs_configure(tmp_path, {"source": "/other", "args": ["--a"]})
 
 
 def test_foreign_build_dir_is_not_wiped(tmp_path: Path) -> None:
@@ -66,19 +67,19 @@ def test_foreign_build_dir_is_not_wiped(tmp_path: Path) -> None:
     build_dir.mkdir()
     (build_dir / "precious").write_text("x")
     with pytest.raises(HarnessError, match="not made by the toolkit"):
-        build.configure(tmp_path, build_dir, ["--a"], Runner(out=io.StringIO()), {}, tmp_path / "l")
+        qemu.configure(tmp_path, build_dir, ["--a"], Runner(out=io.StringIO()), {}, tmp_path / "l")
     assert (build_dir / "precious").read_text() == "x"
 
 
-def test_progress_prints_every_tenth_off_a_terminal() -> None:
-    out = io.StringIO()
-    progress = build.NinjaProgress(Runner(out=out), "build default")
+def test_progress_prints_every_tenth_off_a_terminal(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=qemu.__name__)
+    progress = qemu.NinjaProgress(Runner(out=io.StringIO()), "build default")
     for i in range(1, 101):
         progress(f"[{i}/100] Compiling C object foo{i}.o")
     progress("FAILED: bar.o")
     progress("bar.c:1:1: error: expected ';'")
     progress("[101/100] Linking")
-    lines = out.getvalue().splitlines()
+    lines = [record.getMessage() for record in caplog.records]
     assert lines[0] == "build default: [1/100   1%] Compiling C object foo1.o"
     assert lines[-1].startswith("build default: [100/100 100%]")
     assert len(lines) == 11
@@ -92,14 +93,14 @@ def test_interrupted_configure_is_redone(tmp_path: Path) -> None:
     build_dir.mkdir()
     wanted = {"source": "/src", "args": ["--a"]}
     (build_dir / "build.ninja").write_text("")
-    (build_dir / build.MARKER).write_text(json.dumps({**wanted, "incomplete": True}))
-    assert build.needs_configure(build_dir, wanted)
+    (build_dir / qemu.MARKER).write_text(json.dumps({**wanted, "incomplete": True}))
+    assert qemu.needs_configure(build_dir, wanted)
     src = tmp_path / "src"
     src.mkdir()
     (src / "configure").write_text("#!/bin/sh\nexit 3\n")
     (src / "configure").chmod(0o755)
     with pytest.raises(HarnessError, match="configure failed"):
-        build.configure(src, build_dir, ["--a"], Runner(out=io.StringIO()), {}, tmp_path / "l")
+        qemu.configure(src, build_dir, ["--a"], Runner(out=io.StringIO()), {}, tmp_path / "l")
     assert not build_dir.exists()  # a failed configure leaves nothing behind
 
 
@@ -119,39 +120,37 @@ def test_configure_identity_is_the_venv_however_python_was_started(tmp_path: Pat
     identity, so switching between them never reconfigures (and rebuilds) QEMU."""
     venv = make_venv(tmp_path / "venv")
     names = ("python", "python3", "python3.11")
-    pythons = {build.configure_python(str(venv / "bin" / name)) for name in names}
+    pythons = {qemu.configure_python(str(venv / "bin" / name)) for name in names}
     assert pythons == {str(venv / "bin" / "python")}
-    wanted = {"source": "/src", "args": build.configure_args("default", pythons.pop(), True)}
+    wanted = {"source": "/src", "args": qemu.configure_args("default", pythons.pop(), True)}
     (tmp_path / "build.ninja").write_text("")
-    (tmp_path / build.MARKER).write_text(json.dumps(wanted))
+    (tmp_path / qemu.MARKER).write_text(json.dumps(wanted))
     for name in names:
-        args = build.configure_args(
-            "default", build.configure_python(str(venv / "bin" / name)), True
-        )
-        assert not build.needs_configure(tmp_path, {"source": "/src", "args": args})
+        args = qemu.configure_args("default", qemu.configure_python(str(venv / "bin" / name)), True)
+        assert not qemu.needs_configure(tmp_path, {"source": "/src", "args": args})
 
 
 def test_configure_identity_differs_for_another_interpreter(tmp_path: Path) -> None:
-    venv = build.configure_python(str(make_venv(tmp_path / "a") / "bin" / "python3"))
-    other_venv = build.configure_python(str(make_venv(tmp_path / "b") / "bin" / "python3"))
-    base = build.configure_python(str(Path(sys.executable).resolve()))
+    venv = qemu.configure_python(str(make_venv(tmp_path / "a") / "bin" / "python3"))
+    other_venv = qemu.configure_python(str(make_venv(tmp_path / "b") / "bin" / "python3"))
+    base = qemu.configure_python(str(Path(sys.executable).resolve()))
     assert len({venv, other_venv, base}) == 3
     assert base == str(Path(sys.executable).resolve())  # outside a venv: the real file
 
 
 def test_fuzz_profile_is_clang_with_libfuzzer_and_sanitizers() -> None:
-    args = build.configure_args("fuzz", "/p", ccache=True)
+    args = qemu.configure_args("fuzz", "/p", ccache=True)
     assert args[:2] == ["--cc=ccache clang-16", "--cxx=ccache clang++-16"]
     assert {"--enable-fuzzing", "--enable-asan", "--enable-ubsan"} <= set(args)
-    assert build.configure_args("fuzz", "/p", ccache=False)[:2] == [
+    assert qemu.configure_args("fuzz", "/p", ccache=False)[:2] == [
         "--cc=clang-16",
         "--cxx=clang++-16",
     ]
-    spec = build.PROFILES["fuzz"]
+    spec = qemu.PROFILES["fuzz"]
     assert spec.targets[0] == "qemu-fuzz-x86_64" and spec.binary == "qemu-fuzz-x86_64"
     assert not spec.option_roms and spec.firmware_path == "/usr/share/seabios"
     assert "libfuzzer-16-dev" in spec.packages and "clang-16" in spec.packages
-    assert not build.PROFILES["default"].packages
+    assert not qemu.PROFILES["default"].packages
 
 
 def test_firmware_link_points_into_the_real_directory(tmp_path: Path) -> None:
@@ -159,13 +158,13 @@ def test_firmware_link_points_into_the_real_directory(tmp_path: Path) -> None:
     real.mkdir()
     (real / "bios-256k.bin").write_bytes(b"\0")
     build_dir = tmp_path / "build"
-    build.link_firmware(build_dir, str(real))
+    qemu.link_firmware(build_dir, str(real))
     bundled = build_dir / "qemu-bundle" / str(real).lstrip("/")
     assert bundled.resolve() == real.resolve()
-    build.link_firmware(build_dir, str(real))  # again: nothing to do
+    qemu.link_firmware(build_dir, str(real))  # again: nothing to do
 
 
 def test_missing_firmware_says_which_package(tmp_path: Path) -> None:
     with pytest.raises(HarnessError) as info:
-        build.link_firmware(tmp_path / "b", str(tmp_path / "none"))
+        qemu.link_firmware(tmp_path / "b", str(tmp_path / "none"))
     assert "seabios" in (info.value.hint or "")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import make_parser
-from harness.workflows.devloop import fw_cfg_pair, run_args
+from harness.cli import fw_cfg_pair, make_parser
+from harness.workflows.devloop import run_args
 
 
 def test_run_args_console_qmp_device_and_extra(tmp_path: Path) -> None:

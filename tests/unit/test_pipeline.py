@@ -10,7 +10,7 @@ import pytest
 
 from harness.runner import Runner
 from harness.workdir import Workdir
-from harness.workflows import pipeline
+from harness.workflows import pipeline, step_report
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest" errors="1" failures="2" skipped="3" tests="10">
@@ -30,14 +30,14 @@ Timeout:            0
 def test_junit_counts(tmp_path: Path) -> None:
     path = tmp_path / "r.xml"
     path.write_text(JUNIT)
-    assert pipeline.junit_counts(path) == "4 passed, 3 failed, 3 skipped"
-    assert pipeline.junit_counts(tmp_path / "missing.xml") == "no junit report"
+    assert step_report.junit_counts(path) == "4 passed, 3 failed, 3 skipped"
+    assert step_report.junit_counts(tmp_path / "missing.xml") == "no junit report"
 
 
 def test_meson_counts(tmp_path: Path) -> None:
     log = tmp_path / "m.log"
     log.write_text("1/5 qemu:qtest+vmfwupdate / qtest-x86_64/vmfwupdate-test OK\n" + MESON_TAIL)
-    text = pipeline.meson_counts(log)
+    text = step_report.meson_counts(log)
     assert text == "4 ok, 0 expected fail, 1 fail, 0 unexpected pass, 2 skipped, 0 timeout"
 
 
@@ -58,9 +58,9 @@ def test_summary_lists_every_step_and_fails_the_run(
 ) -> None:
     workdir = Workdir(tmp_path)
     results = [
-        pipeline.StepResult("unit", "PASS", 1.0, "3 passed", tmp_path / ".work/logs/unit.log"),
-        pipeline.StepResult("build", "FAIL", 2.0, "ninja failed"),
-        pipeline.StepResult("functional", "SKIP", 0.0, "not run: an earlier step failed"),
+        step_report.StepResult("unit", "PASS", 1.0, "3 passed", tmp_path / ".work/logs/unit.log"),
+        step_report.StepResult("build", "FAIL", 2.0, "ninja failed"),
+        step_report.StepResult("functional", "SKIP", 0.0, "not run: an earlier step failed"),
     ]
     pipeline.summary(results, Runner(out=io.StringIO()), workdir, 3.0)
     text = capsys.readouterr().out

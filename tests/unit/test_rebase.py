@@ -5,7 +5,7 @@ from __future__ import annotations
 from repo_helpers import commit_file, git, make_series
 
 from harness.runner import Runner
-from harness.tree import rebase as rebase_survey
+from harness.tree import rebase
 from harness.tree.rebase import APPLIES, CONFLICT, hunks_per_file, rejected_per_file
 from harness.tree.source import QemuTree
 from harness.workdir import Workdir
@@ -22,11 +22,11 @@ def tree_state(tree: QemuTree) -> tuple[str, str, str]:
 def test_every_patch_applies(owned_tree: QemuTree, workdir: Workdir, runner: Runner):
     make_series(owned_tree, workdir.patches)
     before = tree_state(owned_tree)
-    result = rebase_survey.survey(owned_tree, workdir.patches, runner, None)
+    result = rebase.survey(owned_tree, workdir.patches, runner, None)
     assert [o.status for o in result.outcomes] == [APPLIES] * 3
     assert result.clean
     assert tree_state(owned_tree) == before
-    assert "all 3 patch(es) apply" in rebase_survey.render(result, "test")
+    assert "all 3 patch(es) apply" in rebase.render(result, "test")
 
 
 def test_conflict_is_counted_and_later_patches_still_tried(
@@ -42,7 +42,7 @@ def test_conflict_is_counted_and_later_patches_still_tried(
     notes.write_text("mine\n")
     before = tree_state(owned_tree)
 
-    result = rebase_survey.survey(owned_tree, workdir.patches, runner, other)
+    result = rebase.survey(owned_tree, workdir.patches, runner, other)
 
     first, second, third = result.outcomes
     assert first.status == APPLIES
@@ -51,7 +51,7 @@ def test_conflict_is_counted_and_later_patches_still_tried(
     assert not result.clean
     assert tree_state(owned_tree) == before  # no branch, no .rej file, same HEAD
     assert notes.read_text() == "mine\n"
-    text = rebase_survey.render(result, "test")
+    text = rebase.render(result, "test")
     assert "CONFLICT: 1 of 1 hunk(s) rejected: hw/misc/a.c (1)" in text
     assert "1 of 3 patch(es) need a rebase" in text
 

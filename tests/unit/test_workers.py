@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import make_parser
-from harness.workflows import pipeline
-from harness.workflows import workers as parallel
+from harness.workflows import step_report, workers
 from harness.workflows.devloop import pytest_command
 
 TESTS = """
@@ -39,10 +38,10 @@ def test_workers_default_serial_and_n(command: str) -> None:
 
 
 def test_pytest_args() -> None:
-    assert parallel.pytest_args(1) == []
-    assert parallel.pytest_args(2) == ["-n", "2", "--dist", "worksteal"]
-    default = parallel.pytest_args(None)
-    assert default == ([] if parallel.cpus() == 1 else parallel.pytest_args(parallel.cpus()))
+    assert workers.pytest_args(1) == []
+    assert workers.pytest_args(2) == ["-n", "2", "--dist", "worksteal"]
+    default = workers.pytest_args(None)
+    assert default == ([] if workers.cpus() == 1 else workers.pytest_args(workers.cpus()))
 
 
 def test_test_command_workers() -> None:
@@ -51,7 +50,7 @@ def test_test_command_workers() -> None:
     parser = make_parser()
     qemu = Path("/b/qemu-system-x86_64")
     everything = pytest_command(parser.parse_args(["test", "-m", "quick"]), qemu)
-    assert everything[6:] == [*parallel.pytest_args(None), "-m", "quick", "--accel", "tcg"]
+    assert everything[6:] == [*workers.pytest_args(None), "-m", "quick", "--accel", "tcg"]
     loop = pytest_command(parser.parse_args(["test", "-k", "cf9", "--", "-x"]), qemu)
     assert loop[6:] == ["-k", "cf9", "--accel", "tcg", "-x"]
     spread = pytest_command(parser.parse_args(["test", "-k", "tcg", "-n", "2"]), qemu)
@@ -64,7 +63,7 @@ def test_parallel_junit_counts_every_test_once(tmp_path: Path) -> None:
     xml = tmp_path / "report.xml"
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)]
     proc = subprocess.run(
-        [*cmd, f"--junitxml={xml}", *parallel.pytest_args(2)],
+        [*cmd, f"--junitxml={xml}", *workers.pytest_args(2)],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -72,4 +71,4 @@ def test_parallel_junit_counts_every_test_once(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "bringing up nodes" in proc.stdout  # it did run on xdist workers
-    assert pipeline.junit_counts(xml) == "4 passed, 1 failed, 1 skipped"
+    assert step_report.junit_counts(xml) == "4 passed, 1 failed, 1 skipped"
