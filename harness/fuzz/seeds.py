@@ -23,6 +23,7 @@ from harness.fuzz.generic_fuzz_input import (
     pio_in,
     pio_out,
 )
+from harness.interface import v6
 
 REGION_CTL = 0  # "fwcfg": selector at offset 0, data at offset 1
 REGION_DMA = 1  # "fwcfg.dma": descriptor address, high half at 0, low half at 4
@@ -43,8 +44,9 @@ DATA_ADDR = 0x20000  # guest RAM the file data is read from or written to
 IMAGE_ADDR = 0x100000  # guest RAM an armed update copies from at the reset
 OUTSIDE_RAM = 0xD0000000  # the PCI hole of a 128 MiB guest (generic-fuzz maps sparse memory)
 
-PREFIX = "etc/vmfwupdate/"
-FILES = ("cap", "bios-size", "bios-addr", "disable", "opaque")
+# The v6 files, by their names below the prefix (the seeds are written for the v6 layout).
+PREFIX = v6.FILE_PREFIX
+FILES = tuple(f.name.removeprefix(PREFIX) for f in v6.FILES)
 
 
 class ProbeError(ValueError):

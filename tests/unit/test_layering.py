@@ -1,0 +1,120 @@
+"""The dependency direction of the packages: no import cycle between modules, and each part
+imports only the parts `ALLOWED` names. guest (the agent protocol and client) is below
+machine (a VM owns its agent client) and build (the agent build generates its header from
+the protocol); interface (ABIs, rules, device views) sits on guest; workflows and the CLI
+on everything. Read from the source with `ast`, so imports inside functions count too."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import harness
+
+ROOT = Path(harness.__file__).resolve().parent
+# Which subpackages each part may import (modules directly in harness/ are the base:
+# errors, platform, runner, workdir; everyone may import them).
+ALLOWED = {
+    "tree": set(),
+    "guest": set(),
+    "machine": {"guest"},
+    "build": {"guest"},
+    "interface": {"guest"},
+    "fuzz": {"interface"},  # the seeds are written for the v6 files
+    "workflows": {"tree", "build", "machine", "guest", "interface", "fuzz"},
+    "cli": {"tree", "build", "machine", "guest", "interface", "fuzz", "workflows"},
+    "base": set(),
+}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path) -> set[str]:
+    """The harness modules `path` imports (anywhere in the file)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("harness")}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("harness"):
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value.startswith("harness.")
+            and " " not in node.value
+        ):
+            found.add(node.value)  # importlib.import_module("harness.workflows.x")
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    modules = {module_name(p): p for p in ROOT.rglob("*.py")}
+    edges: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        edges[name] = {m for m in imports(path) if m in modules and m != name}
+    return edges
+
+
+def part(module: str) -> str:
+    pieces = module.split(".")
+    if len(pieces) == 1:
+        return "base"
+    if pieces[1] in ALLOWED:
+        return pieces[1]
+    return "cli" if pieces[1] in {"cli", "__main__"} else "base"
+
+
+def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state and (cycle := visit(nxt)) is not None:
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(edges):
+        if node not in state and (cycle := visit(node)) is not None:
+            return cycle
+    return None
+
+
+def test_no_module_import_cycle() -> None:
+    assert find_cycle(graph()) is None, " -> ".join(find_cycle(graph()) or [])
+
+
+def test_parts_import_only_earlier_parts() -> None:
+    wrong = sorted(
+        f"{module} imports {target}"
+        for module, targets in graph().items()
+        for target in targets
+        if part(target) not in {part(module), "base"} | ALLOWED[part(module)]
+    )
+    assert not wrong, "\n".join(wrong)
+
+
+def test_base_modules_import_no_part() -> None:
+    wrong = sorted(
+        f"{module} imports {target}"
+        for module, targets in graph().items()
+        if part(module) == "base"
+        for target in targets
+        if part(target) != "base"
+    )
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
