@@ -8,6 +8,9 @@ from pathlib import Path
 
 from harness.tree.source import QemuTree
 
+# How many patches make_series writes.
+SERIES_PATCHES = 3
+
 AUTHOR_ENV = {
     "GIT_AUTHOR_NAME": "Ada Developer",
     "GIT_AUTHOR_EMAIL": "ada@example.invalid",
@@ -113,8 +116,8 @@ Signed-off-by: Ada Developer <ada@example.invalid>
 
 
 def make_series(tree: QemuTree, patches: Path, *, notes: str = "v3: count from one\n\n") -> None:
-    """Three commits on top of the tree's base, exported into ``patches`` with an edited
-    cover letter and per-patch notes below ``---``; the tree is left on its base."""
+    """SERIES_PATCHES commits on top of the tree's base, exported into ``patches`` with an
+    edited cover letter and per-patch notes below ``---``; the tree is left on its base."""
     repo = tree.path
     base = tree.base or git(repo, "rev-parse", "HEAD").strip()
     git(repo, "checkout", "-q", "-b", "series-dev", base)

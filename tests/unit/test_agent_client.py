@@ -9,6 +9,9 @@ import pytest
 from harness.guest import agent_client as a
 from harness.guest.protocol import MAX_LINE, MAX_WRITE_BYTES
 
+ROM_SIZE = 0x40000
+CRC = 0x0BADF00D
+
 BANNER = "VMFWAGENT v1 identity=stage-1.x rom-base=0xfffc0000 rom-size=0x00040000 crc32=0x1234abcd"
 
 
@@ -72,7 +75,7 @@ def test_wait_banner_skips_noise() -> None:
 
 def test_readq_and_err() -> None:
     c, con = client(["OK 0x0000000000040000", "ERR no-such-file etc/x"])
-    assert c.readq("etc/vmfwupdate/bios-size") == 0x40000
+    assert c.readq("etc/vmfwupdate/bios-size") == ROM_SIZE
     assert con.sent == ["readq etc/vmfwupdate/bios-size"]
     with pytest.raises(a.AgentError) as ei:
         c.readq("etc/x")
@@ -97,12 +100,12 @@ def test_read_size_checked() -> None:
 
 
 def test_write_commands_format() -> None:
-    c, con = client(["OK", "OK", "OK", "OK 65536 crc32=0xdeadbeef", "OK 0x0badf00d"])
+    c, con = client(["OK", "OK", "OK", "OK 65536 crc32=0xdeadbeef", f"OK {CRC:#010x}"])
     c.writeq("etc/vmfwupdate/bios-addr", 0x1000000)
     c.writeb("etc/vmfwupdate/disable", 1)
     c.write("etc/vmfwupdate/opaque", b"\xab\xcd")
     assert c.load("opt/s2", 0x1000000) == (65536, 0xDEADBEEF)
-    assert c.crc(0x100000, 0x10) == 0x0BADF00D
+    assert c.crc(0x100000, 0x10) == CRC
     assert con.sent == [
         "writeq etc/vmfwupdate/bios-addr 0x1000000",
         "writeb etc/vmfwupdate/disable 0x1",
@@ -123,7 +126,7 @@ def test_mwrite_splits_long_data() -> None:
 
 def test_reset_waits_for_next_banner() -> None:
     c, con = client(["resetting kbd", BANNER, "READY"])
-    assert c.reset("kbd").rom_size == 0x40000
+    assert c.reset("kbd").rom_size == ROM_SIZE
     assert con.sent == ["reset kbd"]
     c, _ = client(["ERR bad-argument foo"])
     with pytest.raises(a.AgentError):

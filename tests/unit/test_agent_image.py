@@ -12,9 +12,16 @@ import pytest
 from harness.build.agent_cli import main as agent_cli_main
 from harness.build.agent_image import AGENT_DIR, build_agent, build_agent_image
 from harness.build.agent_toolchain import Toolchain, find_toolchain
-from harness.build.image_checks import check_image, check_undefined, reset_vector_target
+from harness.build.image_checks import (
+    JMP_REL16,
+    VECTOR_BYTES,
+    check_image,
+    check_undefined,
+    reset_vector_target,
+)
 from harness.errors import AgentBuildError
 from harness.guest.image import AgentImage, validate_identity, validate_size
+from harness.guest.protocol import IMAGE_MIN_SIZE
 from harness.platform import FIRMWARE_TOP
 
 
@@ -64,16 +71,16 @@ def test_validate_identity_rejects(identity: str) -> None:
 def test_build_produces_exact_size_and_banner_facts(built: AgentImage) -> None:
     data = built.path.read_bytes()
     assert built.path.name == "agent-unit-test-65536.bin"
-    assert len(data) == 0x10000
+    assert len(data) == IMAGE_MIN_SIZE
     assert built.crc32 == zlib.crc32(data)
-    assert built.rom_base == FIRMWARE_TOP - 0x10000
+    assert built.rom_base == FIRMWARE_TOP - IMAGE_MIN_SIZE
     assert built.banner() == (
         "VMFWAGENT v1 identity=unit-test rom-base=0xffff0000 rom-size=0x00010000 "
         f"crc32=0x{zlib.crc32(data):08x}"
     )
     assert b"unit-test\0" in data
     # The reset vector is a near jump (e9) into the top 64 KiB of the image.
-    assert data[-16] == 0xE9
+    assert data[-VECTOR_BYTES] == JMP_REL16
 
 
 def test_identity_changes_only_the_identity(built: AgentImage, tmp_path: Path) -> None:
@@ -109,7 +116,7 @@ def test_other_sizes_link(built: AgentImage, size: int) -> None:
     path = build_agent(size, "sz", built.path.parent)
     data = path.read_bytes()
     assert len(data) == size
-    assert data[-16] == 0xE9
+    assert data[-VECTOR_BYTES] == JMP_REL16
 
 
 def test_agent_crc32_matches_zlib(built: AgentImage, tmp_path: Path) -> None:

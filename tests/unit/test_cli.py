@@ -10,6 +10,8 @@ import pytest
 
 from harness.cli import main, make_parser
 
+ARGPARSE_USAGE_ERROR = 2
+
 
 def test_bad_source_exits_non_zero_with_what_to_do(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -41,7 +43,7 @@ def test_verbose_before_or_after_the_command() -> None:
 def test_unknown_profile_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as info:
         make_parser().parse_args(["build", "--profile", "turbo"])
-    assert info.value.code == 2
+    assert info.value.code == ARGPARSE_USAGE_ERROR
 
 
 def test_python_dash_m_harness_help() -> None:

@@ -9,6 +9,8 @@ import pytest
 from harness.machine import cmdline as c
 from harness.machine import host
 
+EXIT_VALUE = 0x10
+
 
 def cfg(**kw: object) -> c.VMConfig:
     return c.VMConfig(qemu_bin=Path("/q/qemu-system-x86_64"), **kw)  # type: ignore[arg-type]
@@ -55,7 +57,7 @@ def test_rejects_bad_values() -> None:
 
 def test_debug_exit_status() -> None:
     assert c.debug_exit_status(0) == 1
-    assert c.debug_exit_status(0x10) == 0x21
+    assert c.debug_exit_status(EXIT_VALUE) == (EXIT_VALUE << 1) | 1
 
 
 def test_kvm_probe_reports_reason(tmp_path: Path) -> None:

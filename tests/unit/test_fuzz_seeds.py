@@ -8,6 +8,14 @@ import pytest
 
 from harness.fuzz import generic_fuzz_input as gfi
 from harness.fuzz import seeds as fs
+from harness.interface.v6 import OPAQUE_SIZE
+
+# The low half of the DMA descriptor address is at offset 4 of the fwcfg.dma region.
+DESC_LOW_OFFSET = 4
+# Selector of etc/vmfwupdate/opaque in the test's directory (files() below).
+OPAQUE_SELECTOR = 0x26
+# generic-fuzz's -max_len in `vmfwupdate fuzz`.
+FUZZ_MAX_LEN = 4096
 
 SIZES = {"cap": 8, "bios-size": 8, "bios-addr": 8, "disable": 1, "opaque": 4096}
 
@@ -82,7 +90,7 @@ def transfers(data: bytes) -> list[tuple[int, int, int, bytes | None]]:
             if offset == 0:
                 high = device_sees
                 continue
-            assert offset == 4 and (high << 32 | device_sees) == fs.DESC_ADDR
+            assert offset == DESC_LOW_OFFSET and (high << 32 | device_sees) == fs.DESC_ADDR
             control, length, address = struct.unpack(">IIQ", patterns[0])
             payload = None
             if control & fs.DMA_WRITE:
@@ -109,8 +117,8 @@ def test_update_seed_writes_bios_size_then_bios_addr() -> None:
 
 def test_opaque_seed_fills_the_whole_page() -> None:
     [(control, length, _, payload)] = transfers(fs.seeds(files())["write-opaque"])
-    assert control >> 16 == 0x26 and length == 4096 and payload is not None
-    assert len(payload) == 4096
+    assert control >> 16 == OPAQUE_SELECTOR and length == OPAQUE_SIZE and payload is not None
+    assert len(payload) == OPAQUE_SIZE
 
 
 def test_every_file_is_read_and_every_seed_is_valid_input() -> None:
@@ -120,4 +128,4 @@ def test_every_file_is_read_and_every_seed_is_valid_input() -> None:
         assert control & fs.DMA_READ and payload is None and length == SIZES[name]
     for data in seeds.values():
         assert gfi.join(gfi.split(data)) == data
-        assert len(data) <= 4096
+        assert len(data) <= FUZZ_MAX_LEN

@@ -6,12 +6,18 @@ import zlib
 
 import pytest
 
+from harness.guest.protocol import LOAD_ADDR
 from harness.interface import v6
 from harness.interface.encoding import U64_MAX, crc32, from_u64_le, u64_le
 from harness.interface.firmware_region import low_alias, region_after_update
 from harness.interface.memory_map import RamMap, parse_flatview_ram
 from harness.interface.v6 import BIOS_ADDR, CAP, GRANULE
 from harness.interface.v6_rules import DeviceModel
+
+# The CRC-32 check value of the standard test input.
+CHECK_INPUT = b"123456789"
+CHECK_CRC32 = 0xCBF43926
+LOW_RAM_END = 0x300000
 
 RAM = RamMap.of([(0, 0xA0000), (0x100000, 0x10000000)])
 REGION = 0x100000
@@ -30,7 +36,7 @@ def test_u64_le_round_trip() -> None:
 
 
 def test_crc32_is_zlib() -> None:
-    assert crc32(b"123456789") == 0xCBF43926
+    assert crc32(CHECK_INPUT) == CHECK_CRC32
     assert crc32(b"abc") == zlib.crc32(b"abc")
 
 
@@ -58,7 +64,7 @@ def test_ram_map_merges_and_checks_containment() -> None:
     assert not ram.contains(0x90000, 0x20000)  # crosses the hole
     assert not ram.contains(0x1000, 0)
     assert not ram.contains(U64_MAX - 0xFFF, 0x10000)  # wraps
-    assert ram.end_of_low_ram() == 0x300000
+    assert ram.end_of_low_ram() == LOW_RAM_END
 
 
 MTREE = """\
@@ -155,7 +161,7 @@ def test_disable_latches_and_blocks_writes() -> None:
     assert not d.write_disable(0)
     assert not d.write_bios_addr(0)
     assert not d.write_bios_size(GRANULE)
-    assert d.bios_addr == 0x1000000
+    assert d.bios_addr == LOAD_ADDR
     assert d.reset() is None
     assert (d.disable, d.bios_addr, d.bios_size) == (0, 0, REGION)
 
@@ -179,4 +185,4 @@ def test_write_dispatch_and_cap_read_only() -> None:
     assert not d.write(CAP, 0)
     assert d.value(CAP) == 1
     assert d.write(BIOS_ADDR, 0x1000000)
-    assert d.value(BIOS_ADDR) == 0x1000000
+    assert d.value(BIOS_ADDR) == LOAD_ADDR

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from harness.machine.sanitizers import sanitizer_reports
 
+REPORTS = (
+    "==123==ERROR: AddressSanitizer: heap-use-after-free on address 0x6020",
+    "../hw/misc/vmfwupdate.c:140:5: runtime error: shift exponent 64 is too large",
+    "==123==ERROR: LeakSanitizer: detected memory leaks",
+)
+
 
 def test_reports_found() -> None:
-    stderr = (
-        "qemu-system-x86_64: warning: something\n"
-        "==123==ERROR: AddressSanitizer: heap-use-after-free on address 0x6020\n"
-        "../hw/misc/vmfwupdate.c:140:5: runtime error: shift exponent 64 is too large\n"
-        "==123==ERROR: LeakSanitizer: detected memory leaks\n"
-    )
-    reports = sanitizer_reports(stderr)
-    assert len(reports) == 3
-    assert reports[0].startswith("==123==ERROR: AddressSanitizer: heap-use-after-free")
+    stderr = "qemu-system-x86_64: warning: something\n" + "".join(f"{r}\n" for r in REPORTS)
+    assert sanitizer_reports(stderr) == list(REPORTS)
 
 
 def test_clean_stderr_has_no_reports() -> None:

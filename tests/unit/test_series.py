@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from repo_helpers import commit_file, git, make_checkout, make_series, snapshot
+from repo_helpers import SERIES_PATCHES, commit_file, git, make_checkout, make_series, snapshot
 
 from harness.errors import HarnessError
 from harness.runner import Runner
@@ -25,7 +25,7 @@ def head_state(tree: QemuTree) -> tuple[str, str, str]:
 def test_apply_puts_series_on_branch(owned_tree: QemuTree, workdir: Workdir, runner: Runner):
     make_series(owned_tree, workdir.patches)
     result = series.apply(owned_tree, workdir.patches, runner)
-    assert result.action == "applied" and result.patches == 3
+    assert result.action == "applied" and result.patches == SERIES_PATCHES
     repo = owned_tree.path
     assert git(repo, "symbolic-ref", "--short", "HEAD").strip() == "vmfwupdate"
     subjects = git(repo, "log", "--format=%s", f"{owned_tree.base}..HEAD").splitlines()
@@ -202,9 +202,10 @@ def test_own_checkout_branch_never_reset_without_force(
 def test_series_file_sets_order(owned_tree: QemuTree, workdir: Workdir, runner: Runner):
     make_series(owned_tree, workdir.patches)
     names = sorted(p.name for p in workdir.patches.glob("000[1-3]-*.patch"))
-    (workdir.patches / "series").write_text("# order\n" + "\n".join(names[:2]) + "\n")
+    listed = names[:2]
+    (workdir.patches / "series").write_text("# order\n" + "\n".join(listed) + "\n")
     result = series.apply(owned_tree, workdir.patches, runner)
-    assert result.patches == 2
+    assert result.patches == len(listed)
     (workdir.patches / "series").write_text("missing.patch\n")
     with pytest.raises(HarnessError, match="missing file"):
         series.apply(owned_tree, workdir.patches, runner)

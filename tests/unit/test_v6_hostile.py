@@ -94,4 +94,5 @@ def test_state_mismatches() -> None:
     assert h.state_mismatches(files, crc, model) == []
     files[BIOS_SIZE] = u64_le(1)
     problems = h.state_mismatches(files, crc ^ 1, model)
-    assert len(problems) == 2 and BIOS_SIZE in problems[0] and OPAQUE in problems[1]
+    assert [BIOS_SIZE in problems[0], OPAQUE in problems[1]] == [True, True]
+    assert len(problems) == len([BIOS_SIZE, OPAQUE])

@@ -12,6 +12,7 @@ from harness.cli import make_parser
 from harness.workflows import step_report, workers
 from harness.workflows.devloop import pytest_command
 
+WORKERS = 3
 TESTS = """
 import pytest
 
@@ -32,7 +33,7 @@ def test_workers_default_serial_and_n(command: str) -> None:
     parser = make_parser()
     assert parser.parse_args([command]).test_jobs is None
     assert parser.parse_args([command, "--serial"]).test_jobs == 1
-    assert parser.parse_args([command, "-n", "3"]).test_jobs == 3
+    assert parser.parse_args([command, "-n", str(WORKERS)]).test_jobs == WORKERS
     with pytest.raises(SystemExit):
         parser.parse_args([command, "-n", "0"])
 

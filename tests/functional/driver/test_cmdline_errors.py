@@ -13,6 +13,9 @@ from vms import DEFAULT_IMAGE_SIZE, STAGE1, Boot, VMFactory
 from harness.interface.v6 import RESIZE_PROPERTY
 from harness.machine.cmdline import DEVICE
 
+# 128 + SIGABRT: QEMU aborted (an assertion) instead of refusing cleanly.
+SIGABRT_STATUS = 128 + 6
+
 NOT_A_DEVICE = "is not a valid device model name"
 
 
@@ -41,7 +44,9 @@ def expect_refusal(
     cfg = vms.config(machine, accel, **cfg_kw)  # type: ignore[arg-type]
     status, stderr = vms.run_to_exit(cfg)
     assert status > 0, f"QEMU should exit with an error code, got status {status}: {stderr}"
-    assert status != 134 and "Assertion" not in stderr and "Aborted" not in stderr, stderr
+    assert status != SIGABRT_STATUS and "Assertion" not in stderr and "Aborted" not in stderr, (
+        stderr
+    )
     assert NOT_A_DEVICE not in stderr, stderr
     assert re.search(pattern, stderr, re.IGNORECASE | re.DOTALL), (
         f"stderr does not match {pattern!r}: {stderr}"
