@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from harness.fuzz.generic_fuzz_input import (
     PioSize,
@@ -23,6 +22,7 @@ from harness.fuzz.generic_fuzz_input import (
     pio_in,
     pio_out,
 )
+from harness.fw_cfg import FwCfgEntry
 from harness.interface import v6
 
 REGION_CTL = 0  # "fwcfg": selector at offset 0, data at offset 1
@@ -53,14 +53,7 @@ class ProbeError(ValueError):
     """The fw_cfg directory could not be read from the probe's output."""
 
 
-@dataclass(frozen=True)
-class FwCfgFile:
-    name: str
-    size: int
-    select: int
-
-
-def parse_directory(data: bytes) -> list[FwCfgFile]:
+def parse_directory(data: bytes) -> list[FwCfgEntry]:
     """The entries of an fw_cfg file directory (big-endian count, then 64-byte entries)."""
     if len(data) < 4:
         raise ProbeError(f"file directory too short: {len(data)} bytes")
@@ -72,11 +65,11 @@ def parse_directory(data: bytes) -> list[FwCfgFile]:
     files = []
     for number in range(count):
         size, select, _reserved, raw = DIR_ENTRY.unpack_from(data, 4 + number * DIR_ENTRY.size)
-        files.append(FwCfgFile(raw.split(b"\0", 1)[0].decode("ascii", "replace"), size, select))
+        files.append(FwCfgEntry(raw.split(b"\0", 1)[0].decode("ascii", "replace"), size, select))
     return files
 
 
-def device_files(directory: Iterable[FwCfgFile]) -> dict[str, FwCfgFile]:
+def device_files(directory: Iterable[FwCfgEntry]) -> dict[str, FwCfgEntry]:
     """The device's files by short name (``cap``, ...); all five must be there."""
     found = {f.name[len(PREFIX) :]: f for f in directory if f.name.startswith(PREFIX)}
     absent = [name for name in FILES if name not in found]
@@ -135,12 +128,12 @@ def dma(
     return commands
 
 
-def dma_write(file: FwCfgFile, payload: bytes, address: int = DATA_ADDR) -> list[bytes]:
+def dma_write(file: FwCfgEntry, payload: bytes, address: int = DATA_ADDR) -> list[bytes]:
     control = (file.select << 16) | DMA_SELECT | DMA_WRITE
     return dma(control, len(payload), address, payload)
 
 
-def dma_read(file: FwCfgFile) -> list[bytes]:
+def dma_read(file: FwCfgEntry) -> list[bytes]:
     return dma((file.select << 16) | DMA_SELECT | DMA_READ, file.size, DATA_ADDR)
 
 
@@ -148,7 +141,7 @@ def u64(value: int) -> bytes:
     return struct.pack("<Q", value & 0xFFFFFFFFFFFFFFFF)
 
 
-def seeds(files: dict[str, FwCfgFile]) -> dict[str, bytes]:
+def seeds(files: dict[str, FwCfgEntry]) -> dict[str, bytes]:
     """Named seed inputs: reads and writes of every file, accepted and rejected values,
     complete updates that the reset at the end of each run applies."""
     cap, size, addr = files["cap"], files["bios-size"], files["bios-addr"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from harness.errors import AgentError, ProtocolViolation
+from harness.fw_cfg import FwCfgEntry
 from harness.guest.protocol import (
     BANNER_MAGIC,
     BANNER_PATTERN,
@@ -32,13 +33,6 @@ class Banner:
     rom_base: int
     rom_size: int
     crc32: int
-
-
-@dataclass(frozen=True)
-class FwCfgFile:
-    select: int
-    size: int
-    name: str
 
 
 @dataclass(frozen=True)
@@ -84,13 +78,13 @@ def parse_data(lines: list[str]) -> bytes:
     return bytes(out)
 
 
-def parse_files(lines: list[str]) -> list[FwCfgFile]:
+def parse_files(lines: list[str]) -> list[FwCfgEntry]:
     files = []
     for line in lines:
         m = FILE_RE.fullmatch(line)
         if m is None:
             raise ProtocolViolation(f"expected 'file <select> <size> <name>', got {line!r}")
-        files.append(FwCfgFile(int(m["select"], 16), int(m["size"]), m["name"]))
+        files.append(FwCfgEntry(m["name"], int(m["size"]), int(m["select"], 16)))
     return files
 
 
@@ -173,7 +167,7 @@ class AgentClient:
             raise ProtocolViolation(f"info: expected one banner line, got {reply.data!r}")
         return parse_banner(reply.data[0])
 
-    def files(self) -> list[FwCfgFile]:
+    def files(self) -> list[FwCfgEntry]:
         reply = self.check("files")
         files = parse_files(reply.data)
         if reply.text.strip() != str(len(files)):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class FwCfgFile:
+class DeviceFile:
     """One fw_cfg file of an ABI: its name, its size in bytes, whether the guest writes it."""
 
     name: str
@@ -23,7 +23,7 @@ class AbiDeclaration:
     # Path of the device's header in the QEMU tree, and its #defines with their values.
     header: str
     header_defines: Mapping[str, str | int]
-    files: tuple[FwCfgFile, ...]
+    files: tuple[DeviceFile, ...]
     # An image size must be a non-zero multiple of this.
     granule: int
     # The firmware region (and an image) ends at this guest-physical address.

@@ -14,7 +14,7 @@ declares an `ABI` of its own and is listed in `harness.interface.abis`.
 
 from __future__ import annotations
 
-from harness.interface.declaration import AbiDeclaration, FwCfgFile
+from harness.interface.declaration import AbiDeclaration, DeviceFile
 from harness.platform import FIRMWARE_TOP, KIB, LOW_MEMORY_END
 
 NAME = "v6"
@@ -32,11 +32,11 @@ U64_FILE_SIZE = 8
 DISABLE_FILE_SIZE = 1
 
 FILES = (
-    FwCfgFile(CAP, U64_FILE_SIZE, guest_writable=False),
-    FwCfgFile(BIOS_SIZE, U64_FILE_SIZE, guest_writable=True),
-    FwCfgFile(BIOS_ADDR, U64_FILE_SIZE, guest_writable=True),
-    FwCfgFile(DISABLE, DISABLE_FILE_SIZE, guest_writable=True),
-    FwCfgFile(OPAQUE, OPAQUE_SIZE, guest_writable=True),
+    DeviceFile(CAP, U64_FILE_SIZE, guest_writable=False),
+    DeviceFile(BIOS_SIZE, U64_FILE_SIZE, guest_writable=True),
+    DeviceFile(BIOS_ADDR, U64_FILE_SIZE, guest_writable=True),
+    DeviceFile(DISABLE, DISABLE_FILE_SIZE, guest_writable=True),
+    DeviceFile(OPAQUE, OPAQUE_SIZE, guest_writable=True),
 )
 FILE_SIZES = {f.name: f.size for f in FILES}
 # The files that hold one little-endian u64.

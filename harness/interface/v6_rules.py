@@ -9,16 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from harness.interface import v6
 from harness.interface.memory_map import RamMap
-from harness.interface.v6 import (
-    BIOS_ADDR,
-    BIOS_SIZE,
-    CAP,
-    CAP_BIOS_RESIZE,
-    DISABLE,
-    GRANULE,
-    OPAQUE_SIZE,
-)
 
 
 @dataclass
@@ -31,7 +23,7 @@ class DeviceModel:
     bios_size: int = 0
     bios_addr: int = 0
     disable: int = 0
-    opaque: bytes = field(default=bytes(OPAQUE_SIZE))
+    opaque: bytes = field(default=bytes(v6.OPAQUE_SIZE))
     applied_size: int = 0
 
     def __post_init__(self) -> None:
@@ -42,10 +34,10 @@ class DeviceModel:
 
     @property
     def cap(self) -> int:
-        return CAP_BIOS_RESIZE if self.resize else 0
+        return v6.CAP_BIOS_RESIZE if self.resize else 0
 
     def size_ok(self, value: int) -> bool:
-        return 0 < value <= self.region_size and value % GRANULE == 0
+        return 0 < value <= self.region_size and value % v6.GRANULE == 0
 
     def write_cap(self, value: int) -> bool:
         return False
@@ -79,19 +71,19 @@ class DeviceModel:
     def write(self, name: str, value: int) -> bool:
         """Dispatch a numeric write by fw_cfg file name; return whether it is accepted."""
         handlers = {
-            CAP: self.write_cap,
-            BIOS_SIZE: self.write_bios_size,
-            BIOS_ADDR: self.write_bios_addr,
-            DISABLE: self.write_disable,
+            v6.CAP: self.write_cap,
+            v6.BIOS_SIZE: self.write_bios_size,
+            v6.BIOS_ADDR: self.write_bios_addr,
+            v6.DISABLE: self.write_disable,
         }
         return handlers[name](value)
 
     def value(self, name: str) -> int:
         values = {
-            CAP: self.cap,
-            BIOS_SIZE: self.bios_size,
-            BIOS_ADDR: self.bios_addr,
-            DISABLE: self.disable,
+            v6.CAP: self.cap,
+            v6.BIOS_SIZE: self.bios_size,
+            v6.BIOS_ADDR: self.bios_addr,
+            v6.DISABLE: self.disable,
         }
         return values[name]
 

@@ -22,8 +22,9 @@ from pathlib import Path
 
 from harness.runner import Runner
 from harness.tree.git import Git
+from harness.tree.guards import check_clean, open_tree, resolve_base
 from harness.tree.patchfile import series_files
-from harness.tree.series import DEFAULT_BRANCH, check_clean, open_tree, resolve_base
+from harness.tree.series import DEFAULT_BRANCH
 from harness.tree.source import QemuTree
 from harness.tree.state import TreeState
 

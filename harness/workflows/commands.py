@@ -9,6 +9,7 @@ import argparse
 
 from harness.runner import Runner
 from harness.tree import checkpatch, rebase, series
+from harness.tree import export as tree_export
 from harness.workdir import Workdir
 from harness.workflows.prepare import build_tree, qemu_tree
 
@@ -32,7 +33,7 @@ def apply(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
 
 def export(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
     tree = qemu_tree(args, workdir, runner)
-    series.export(tree, workdir.patches, runner, branch=args.branch, base_rev=args.base)
+    tree_export.export(tree, workdir.patches, runner, branch=args.branch, base_rev=args.base)
     return 0
 
 

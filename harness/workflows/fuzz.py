@@ -86,7 +86,7 @@ def machine_args(binary: Path, config: str, runner: Runner) -> list[str]:
 
 def device_files(
     qemu: Path, args: list[str], config: str, runner: Runner
-) -> dict[str, fuzz_seeds.FwCfgFile]:
+) -> dict[str, fuzz_seeds.FwCfgEntry]:
     """The device's fw_cfg files as the fuzzed machine lays them out, read over qtest.
 
     QEMU does not exit when qtest's input ends, so the last command writes to an

@@ -26,22 +26,6 @@ def workers_arg(text: str) -> int:
     return value
 
 
-def add_workers_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-n",
-        "--test-jobs",
-        dest="test_jobs",
-        type=workers_arg,
-        default=None,
-        metavar="N",
-        help=f"functional tests on N parallel workers (default: one per CPU, here {cpus()}); "
-        "-n 1 runs them serially in one process",
-    )
-    parser.add_argument(
-        "--serial", dest="test_jobs", action="store_const", const=1, help="same as -n 1"
-    )
-
-
 def pytest_args(workers: int | None) -> list[str]:
     """pytest-xdist arguments for `workers` (None: one per CPU); none at all for 1."""
     count = cpus() if workers is None else workers

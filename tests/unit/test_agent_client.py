@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from harness.fw_cfg import FwCfgEntry
 from harness.guest import agent_client as a
 from harness.guest.protocol import MAX_LINE, MAX_WRITE_BYTES
 
@@ -85,7 +86,7 @@ def test_readq_and_err() -> None:
 
 def test_files_count_checked() -> None:
     c, _ = client(["file 0020 8 etc/vmfwupdate/cap", "OK 1"])
-    assert c.files() == [a.FwCfgFile(0x20, 8, "etc/vmfwupdate/cap")]
+    assert c.files() == [FwCfgEntry("etc/vmfwupdate/cap", 8, 0x20)]
     c, _ = client(["file 0020 8 etc/vmfwupdate/cap", "OK 2"])
     with pytest.raises(a.ProtocolViolation):
         c.files()

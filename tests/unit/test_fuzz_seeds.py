@@ -34,14 +34,14 @@ def layout() -> list[tuple[str, int, int]]:
     return entries
 
 
-def files() -> dict[str, fs.FwCfgFile]:
+def files() -> dict[str, fs.FwCfgEntry]:
     return fs.device_files(fs.parse_directory(directory(layout())))
 
 
 def test_directory_is_big_endian_entries() -> None:
     parsed = fs.parse_directory(directory(layout()) + bytes(100))
-    assert parsed[0] == fs.FwCfgFile("etc/acpi/tables", 0x20000, 0x20)
-    assert files()["opaque"] == fs.FwCfgFile("etc/vmfwupdate/opaque", 4096, 0x26)
+    assert parsed[0] == fs.FwCfgEntry("etc/acpi/tables", 0x20000, 0x20)
+    assert files()["opaque"] == fs.FwCfgEntry("etc/vmfwupdate/opaque", 4096, 0x26)
 
 
 def test_truncated_or_missing_directory_is_an_error() -> None:

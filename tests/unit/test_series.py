@@ -9,7 +9,7 @@ from repo_helpers import SERIES_PATCHES, commit_file, git, make_checkout, make_s
 
 from harness.errors import HarnessError
 from harness.runner import Runner
-from harness.tree import series
+from harness.tree import export, series
 from harness.tree.source import QemuTree, prepare
 from harness.workdir import Workdir
 
@@ -109,7 +109,7 @@ def test_export_round_trip_is_byte_identical(
     make_series(owned_tree, workdir.patches)
     before = snapshot(workdir.patches)
     series.apply(owned_tree, workdir.patches, runner)
-    result = series.export(owned_tree, workdir.patches, runner)
+    result = export.export(owned_tree, workdir.patches, runner)
     assert result.written == [] and result.removed == []
     assert snapshot(workdir.patches) == before
     assert b"v3: count from one\n\n hw/misc/a.c" in next(
@@ -134,7 +134,7 @@ def test_export_writes_edits_made_in_the_tree(
     )
     # apply keeps unexported local commits instead of resetting the branch
     assert series.apply(owned_tree, workdir.patches, runner).action == "kept local commits"
-    result = series.export(owned_tree, workdir.patches, runner)
+    result = export.export(owned_tree, workdir.patches, runner)
     assert "0004-hw-misc-add-d.c.patch" in result.written
     cover = (workdir.patches / "0000-cover-letter.patch").read_text()
     assert "Subject: [PATCH v3 0/4] Add the frobnicator device" in cover
@@ -151,7 +151,7 @@ def test_export_removes_dropped_patches(owned_tree: QemuTree, workdir: Workdir, 
     make_series(owned_tree, workdir.patches)
     series.apply(owned_tree, workdir.patches, runner)
     git(owned_tree.path, "reset", "-q", "--hard", "HEAD~1")
-    result = series.export(owned_tree, workdir.patches, runner)
+    result = export.export(owned_tree, workdir.patches, runner)
     assert [n for n in result.removed if n.startswith("0003-")]
     assert not list(workdir.patches.glob("0003-*.patch"))
 
@@ -192,7 +192,7 @@ def test_own_checkout_branch_never_reset_without_force(
     result = series.apply(tree, workdir.patches, runner, branch="vmfwupdate-v3")
     assert result.base == git(checkout, "rev-parse", "master").strip()
     assert git(checkout, "rev-parse", "vmfwupdate") == mine
-    series.export(tree, workdir.patches, runner, branch="vmfwupdate-v3")
+    export.export(tree, workdir.patches, runner, branch="vmfwupdate-v3")
     after = snapshot(workdir.patches)
     changed = [name for name in before if before[name] != after[name]]
     assert changed == ["0000-cover-letter.patch"]  # only base-commit differs: another base

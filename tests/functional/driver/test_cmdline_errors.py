@@ -38,10 +38,10 @@ def device_present(qemu_bin: Path) -> None:
         )
 
 
-def expect_refusal(
-    vms: VMFactory, cfg_kw: dict[str, object], machine: str, accel: str, pattern: str
-) -> str:
-    cfg = vms.config(machine, accel, **cfg_kw)  # type: ignore[arg-type]
+def expect_refusal(vms: VMFactory, machine: str, accel: str, pattern: str, **cfg_kw: object) -> str:
+    """QEMU started with `cfg_kw` (default: one device) exits with an error matching `pattern`,
+    without an abort and knowing the device."""
+    cfg = vms.config(machine, accel, **{"devices": (DEVICE,), **cfg_kw})  # type: ignore[arg-type]
     status, stderr = vms.run_to_exit(cfg)
     assert status > 0, f"QEMU should exit with an error code, got status {status}: {stderr}"
     assert status != SIGABRT_STATUS and "Assertion" not in stderr and "Aborted" not in stderr, (
@@ -57,14 +57,14 @@ def expect_refusal(
 @pytest.mark.core
 @pytest.mark.usefixtures("device_present")
 def test_two_devices(vms: VMFactory, boot: Boot, machine: str, accel: str) -> None:
-    image = boot.image(DEFAULT_IMAGE_SIZE, STAGE1)
     expect_refusal(
         vms,
-        {"bios": image, "devices": ("vmfwupdate", "vmfwupdate")},
         machine,
         accel,
         r"vmfwupdate.*(only one|at most one|single|already|more than one|multiple|one instance)"
         r"|(only one|at most one|single|already|more than one|multiple|one instance).*vmfwupdate",
+        bios=boot.image(DEFAULT_IMAGE_SIZE, STAGE1),
+        devices=(DEVICE, DEVICE),
     )
 
 
@@ -72,13 +72,13 @@ def test_two_devices(vms: VMFactory, boot: Boot, machine: str, accel: str) -> No
 @pytest.mark.usefixtures("device_present")
 @pytest.mark.parametrize("board", ["microvm"])
 def test_unsupported_machine(vms: VMFactory, boot: Boot, accel: str, board: str) -> None:
-    image = boot.image(DEFAULT_IMAGE_SIZE, STAGE1)
     expect_refusal(
         vms,
-        {"bios": image, "devices": ("vmfwupdate",), "debug_exit": False},
         board,
         accel,
         r"vmfwupdate.*(support|machine)|(support|machine).*vmfwupdate",
+        bios=boot.image(DEFAULT_IMAGE_SIZE, STAGE1),
+        debug_exit=False,
     )
 
 
@@ -103,10 +103,12 @@ def test_pflash_firmware(
         mopts = ("pflash0=fw",)
     expect_refusal(
         vms,
-        {"bios": None, "devices": ("vmfwupdate",), "extra_args": extra, "machine_opts": mopts},
         machine,
         accel,
         r"vmfwupdate.*flash|flash.*vmfwupdate",
+        bios=None,
+        extra_args=extra,
+        machine_opts=mopts,
     )
 
 
@@ -115,14 +117,11 @@ def test_pflash_firmware(
 def test_fw_cfg_without_dma(vms: VMFactory, boot: Boot, machine: str, accel: str) -> None:
     expect_refusal(
         vms,
-        {
-            "bios": boot.image(DEFAULT_IMAGE_SIZE, STAGE1),
-            "devices": ("vmfwupdate",),
-            "extra_args": ("-global", "fw_cfg_io.dma_enabled=off"),
-        },
         machine,
         accel,
         r"vmfwupdate.*dma|dma.*vmfwupdate",
+        bios=boot.image(DEFAULT_IMAGE_SIZE, STAGE1),
+        extra_args=("-global", "fw_cfg_io.dma_enabled=off"),
     )
 
 
@@ -130,14 +129,12 @@ def test_fw_cfg_without_dma(vms: VMFactory, boot: Boot, machine: str, accel: str
 def test_fw_cfg_file_slots_exhausted(vms: VMFactory, boot: Boot, machine: str, accel: str) -> None:
     expect_refusal(
         vms,
-        {
-            "bios": boot.image(DEFAULT_IMAGE_SIZE, STAGE1),
-            "devices": ("vmcoreinfo", "vmgenid", "vmfwupdate"),
-            "extra_args": ("-global", "fw_cfg_io.x-file-slots=0x10"),
-        },
         machine,
         accel,
         r"vmfwupdate|x-file-slots",
+        bios=boot.image(DEFAULT_IMAGE_SIZE, STAGE1),
+        devices=("vmcoreinfo", "vmgenid", DEVICE),
+        extra_args=("-global", "fw_cfg_io.x-file-slots=0x10"),
     )
 
 
@@ -151,13 +148,10 @@ def test_confidential_guest(vms: VMFactory, boot: Boot, machine: str, accel: str
         )
     expect_refusal(
         vms,
-        {
-            "bios": boot.image(DEFAULT_IMAGE_SIZE, STAGE1),
-            "devices": ("vmfwupdate",),
-            "machine_opts": ("confidential-guest-support=cgs0",),
-            "extra_args": ("-object", "sev-guest,id=cgs0,cbitpos=47,reduced-phys-bits=1"),
-        },
         machine,
         accel,
         r"vmfwupdate device cannot be used with a confidential guest",
+        bios=boot.image(DEFAULT_IMAGE_SIZE, STAGE1),
+        machine_opts=("confidential-guest-support=cgs0",),
+        extra_args=("-object", "sev-guest,id=cgs0,cbitpos=47,reduced-phys-bits=1"),
     )

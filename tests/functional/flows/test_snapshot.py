@@ -8,6 +8,7 @@ after `loadvm` (device files, BIOS region, guest RAM) is the saved one.
 from __future__ import annotations
 
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -52,19 +53,27 @@ def region_crc(b: Booted) -> int:
     return b.agent.crc(region_base(b.device.abi, REGION), REGION)
 
 
+@dataclass(frozen=True)
+class Snap:
+    """A booted VM with a disk for snapshots, the bytes of its stage 1 and the stage 2 image."""
+
+    b: Booted
+    stage1: bytes
+    stage2: Path
+
+
 @pytest.fixture
-def snap_boot(boot: Boot, qemu_bin: Path) -> Booted:
+def snap(boot: Boot, qemu_bin: Path) -> Snap:
     stage2 = boot.image(IMAGE, STAGE2)
     disk = make_disk(qemu_bin, boot.vms.log_root)
     drive = ("-drive", f"file={disk},if=none,id=snapdisk,format=qcow2")
-    return boot(size=REGION, blobs={STAGE2_BLOB: stage2}, extra_args=drive)
+    b = boot(size=REGION, blobs={STAGE2_BLOB: stage2}, extra_args=drive)
+    return Snap(b, b.image.read_bytes(), stage2)
 
 
 @pytest.mark.core
-def test_loadvm_does_not_apply_pending_update(boot: Boot, snap_boot: Booted) -> None:
-    b = snap_boot
-    stage1 = b.image.read_bytes()
-    stage2 = boot.image(IMAGE, STAGE2)
+def test_loadvm_does_not_apply_pending_update(snap: Snap) -> None:
+    b, stage1, stage2 = snap.b, snap.stage1, snap.stage2
     token = nonce("armed")
     b.device.write_opaque(token)
     assert_staged(b.device, b.agent, STAGE2_BLOB, stage2)
@@ -84,10 +93,8 @@ def test_loadvm_does_not_apply_pending_update(boot: Boot, snap_boot: Booted) -> 
 
 
 # TCG only: the KVM run (slow PVM here) keeps to the core check above.
-def test_loadvm_restores_saved_state(boot: Boot, snap_boot: Booted) -> None:
-    b = snap_boot
-    stage1 = b.image.read_bytes()
-    stage2 = boot.image(IMAGE, STAGE2)
+def test_loadvm_restores_saved_state(snap: Snap) -> None:
+    b, stage1, stage2 = snap.b, snap.stage1, snap.stage2
     before = nonce("before")
     b.device.write_opaque(before)
     b.agent.mwrite(MARKER_ADDR, before)
