@@ -50,9 +50,16 @@ class Runner:
         input_text: str | None = None,
         check: bool = True,
         hint: str | None = None,
+        shown: Sequence[str | Path] | None = None,
+        decode_errors: str = "replace",
     ) -> subprocess.CompletedProcess[str]:
-        """Run to completion with output captured; raise HarnessError on failure if ``check``."""
-        self.echo(cmd, cwd)
+        """Run to completion with output captured; raise HarnessError on failure if ``check``.
+
+        ``shown`` is how the command appears in the log and the error (default: ``cmd``);
+        ``decode_errors`` how undecodable output bytes are kept (git: surrogateescape).
+        """
+        shown = cmd if shown is None else shown
+        self.echo(shown, cwd)
         try:
             proc = subprocess.run(
                 [str(part) for part in cmd],
@@ -61,7 +68,7 @@ class Runner:
                 input=input_text,
                 capture_output=True,
                 text=True,
-                errors="replace",
+                errors=decode_errors,
                 check=False,
             )
         except FileNotFoundError as exc:
@@ -75,7 +82,7 @@ class Runner:
         if check and proc.returncode != 0:
             raise HarnessError(
                 step,
-                f"`{quote(cmd)}` failed with exit code {proc.returncode}",
+                f"`{quote(shown)}` failed with exit code {proc.returncode}",
                 path=cwd,
                 details=(proc.stdout + proc.stderr)[-4000:],
                 hint=hint,

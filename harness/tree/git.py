@@ -14,8 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import HarnessError
-from harness.runner import Runner, quote
+from harness.runner import Runner
 
 logger = logging.getLogger(__name__)
 
@@ -120,27 +119,17 @@ class Git:
         input_text: str | None = None,
         hint: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        argv = self.argv(args)
-        if self.runner.verbose:
-            logger.info(f"+ git -C {self.path} {quote(args)}")
-        proc = subprocess.run(
-            argv,
+        return self.runner.run(
+            self.argv(args),
+            step=self.step,
+            cwd=None,
             env=self.env(env),
-            input=input_text,
-            capture_output=True,
-            text=True,
-            errors="surrogateescape",
-            check=False,
+            input_text=input_text,
+            check=check,
+            hint=hint or "see the git output above",
+            shown=["git", "-C", str(self.path), *map(str, args)],
+            decode_errors="surrogateescape",
         )
-        if check and proc.returncode != 0:
-            raise HarnessError(
-                self.step,
-                f"`git {quote(args)}` failed (exit code {proc.returncode})",
-                path=self.path,
-                details=(proc.stdout + proc.stderr)[-4000:],
-                hint=hint or "see the git output above",
-            )
-        return proc
 
     def out(self, *args: str | Path) -> str:
         return self.run(*args).stdout.strip()
