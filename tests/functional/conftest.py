@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # the suite runs from a checkout, installed or not
     sys.path.insert(0, str(REPO))
 
-from vms import Boot, Payloads, VMFactory  # noqa: E402
+from vms import Booter, Payloads, VMFactory  # noqa: E402
 
 from harness.interface.abis import ABI_NAMES  # noqa: E402
 from harness.machine.cmdline import ACCELS, MACHINES  # noqa: E402
@@ -188,7 +188,7 @@ def vms(
 
 
 @pytest.fixture
-def boot(vms: VMFactory, payloads: Payloads, machine: str, accel: str, abi: str) -> Boot:
+def boot(vms: VMFactory, payloads: Payloads, machine: str, accel: str, abi: str) -> Booter:
     """boot(size=..., identity=..., blobs=..., devices=...) -> Booted, on this machine, accel
     and device ABI (the flows in flows/ run for every ABI; the layout tests in abi_v6/ and
     the driver's own tests pin theirs with a module-level `abi` fixture)."""

@@ -1,6 +1,6 @@
 """Starting VMs for the functional tests: agent images, the per-test VM factory, booting.
 
-`Boot` starts QEMU with the agent and waits for its banner; it returns what
+`Booter` starts QEMU with the agent and waits for its banner; it returns what
 booted (`Booted`: the VM, the banner, the image, the device view of the
 test's ABI) and asserts nothing: the tests compare the banner with the image
 (`checks.assert_runs`).
@@ -97,8 +97,8 @@ class VMFactory:
         status = vm.run_to_exit(timeout)
         return status, vm.stderr_text()
 
-    def booter(self, payloads: Payloads, machine: str, accel: str, abi: str) -> Boot:
-        return Boot(self, payloads, machine, accel, abi)
+    def booter(self, payloads: Payloads, machine: str, accel: str, abi: str) -> Booter:
+        return Booter(self, payloads, machine, accel, abi)
 
     def close_all(self) -> None:
         errors = []
@@ -111,7 +111,7 @@ class VMFactory:
             raise VMError("; ".join(errors))
 
 
-class Boot:
+class Booter:
     """Callable that boots the agent on the test's machine, accelerator and device ABI."""
 
     def __init__(

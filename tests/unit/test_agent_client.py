@@ -9,6 +9,7 @@ import pytest
 from harness.fw_cfg import FwCfgEntry
 from harness.guest import agent_client as a
 from harness.guest.protocol import MAX_LINE, MAX_WRITE_BYTES
+from harness.interface.v6 import BIOS_ADDR, BIOS_SIZE, CAP, DISABLE, OPAQUE
 
 ROM_SIZE = 0x40000
 CRC = 0x0BADF00D
@@ -76,8 +77,8 @@ def test_wait_banner_skips_noise() -> None:
 
 def test_readq_and_err() -> None:
     c, con = client(["OK 0x0000000000040000", "ERR no-such-file etc/x"])
-    assert c.readq("etc/vmfwupdate/bios-size") == ROM_SIZE
-    assert con.sent == ["readq etc/vmfwupdate/bios-size"]
+    assert c.readq(BIOS_SIZE) == ROM_SIZE
+    assert con.sent == [f"readq {BIOS_SIZE}"]
     with pytest.raises(a.AgentError) as ei:
         c.readq("etc/x")
     assert ei.value.reason == "no-such-file"
@@ -85,9 +86,9 @@ def test_readq_and_err() -> None:
 
 
 def test_files_count_checked() -> None:
-    c, _ = client(["file 0020 8 etc/vmfwupdate/cap", "OK 1"])
-    assert c.files() == [FwCfgEntry("etc/vmfwupdate/cap", 8, 0x20)]
-    c, _ = client(["file 0020 8 etc/vmfwupdate/cap", "OK 2"])
+    c, _ = client([f"file 0020 8 {CAP}", "OK 1"])
+    assert c.files() == [FwCfgEntry(CAP, 8, 0x20)]
+    c, _ = client([f"file 0020 8 {CAP}", "OK 2"])
     with pytest.raises(a.ProtocolViolation):
         c.files()
 
@@ -102,15 +103,15 @@ def test_read_size_checked() -> None:
 
 def test_write_commands_format() -> None:
     c, con = client(["OK", "OK", "OK", "OK 65536 crc32=0xdeadbeef", f"OK {CRC:#010x}"])
-    c.writeq("etc/vmfwupdate/bios-addr", 0x1000000)
-    c.writeb("etc/vmfwupdate/disable", 1)
-    c.write("etc/vmfwupdate/opaque", b"\xab\xcd")
+    c.writeq(BIOS_ADDR, 0x1000000)
+    c.writeb(DISABLE, 1)
+    c.write(OPAQUE, b"\xab\xcd")
     assert c.load("opt/s2", 0x1000000) == (65536, 0xDEADBEEF)
     assert c.crc(0x100000, 0x10) == CRC
     assert con.sent == [
-        "writeq etc/vmfwupdate/bios-addr 0x1000000",
-        "writeb etc/vmfwupdate/disable 0x1",
-        "write etc/vmfwupdate/opaque abcd",
+        f"writeq {BIOS_ADDR} 0x1000000",
+        f"writeb {DISABLE} 0x1",
+        f"write {OPAQUE} abcd",
         "load opt/s2 0x1000000",
         "crc 0x100000 0x10",
     ]

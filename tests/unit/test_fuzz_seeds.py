@@ -8,7 +8,7 @@ import pytest
 
 from harness.fuzz import generic_fuzz_input as gfi
 from harness.fuzz import seeds as fs
-from harness.interface.v6 import OPAQUE_SIZE
+from harness.interface.v6 import OPAQUE, OPAQUE_SIZE
 
 # The low half of the DMA descriptor address is at offset 4 of the fwcfg.dma region.
 DESC_LOW_OFFSET = 4
@@ -41,13 +41,13 @@ def files() -> dict[str, fs.FwCfgEntry]:
 def test_directory_is_big_endian_entries() -> None:
     parsed = fs.parse_directory(directory(layout()) + bytes(100))
     assert parsed[0] == fs.FwCfgEntry("etc/acpi/tables", 0x20000, 0x20)
-    assert files()["opaque"] == fs.FwCfgEntry("etc/vmfwupdate/opaque", 4096, 0x26)
+    assert files()["opaque"] == fs.FwCfgEntry(OPAQUE, 4096, 0x26)
 
 
 def test_truncated_or_missing_directory_is_an_error() -> None:
     with pytest.raises(fs.ProbeError, match="needs more"):
         fs.parse_directory(directory(layout())[:-10])
-    with pytest.raises(fs.ProbeError, match="etc/vmfwupdate/opaque"):
+    with pytest.raises(fs.ProbeError, match=OPAQUE):
         fs.device_files(fs.parse_directory(directory(layout()[:-1])))
     with pytest.raises(fs.ProbeError, match="too short"):
         fs.parse_directory(b"")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from harness.interface.v6 import CAP
 from harness.machine.sanitizers import sanitizer_reports
 
 REPORTS = (
@@ -17,5 +18,5 @@ def test_reports_found() -> None:
 
 
 def test_clean_stderr_has_no_reports() -> None:
-    stderr = "vmfwupdate: write of 0x1 to etc/vmfwupdate/cap rejected: file is read-only\n"
+    stderr = f"vmfwupdate: write of 0x1 to {CAP} rejected: file is read-only\n"
     assert sanitizer_reports(stderr) == []

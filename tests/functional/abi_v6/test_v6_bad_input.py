@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from checks import STAGE2, STAGE2_BLOB, assert_alive, assert_staged, enable_device_traces, reset
 from v6_checks import guest_ram, rejection_lines
-from vms import STAGE1, Boot
+from vms import STAGE1, Booter
 
 from harness.guest.protocol import LOAD_ADDR
 from harness.interface.encoding import U64_BYTES, U64_MAX, u64_le
@@ -86,7 +86,7 @@ def accepted_state(state: State, name: str, value: int) -> State:
 @pytest.mark.parametrize(
     "case", [pytest.param(c, marks=pytest.mark.core) if c in QUICK else c for c in CASE_NAMES]
 )
-def test_rejected_write(boot: Boot, case: str) -> None:
+def test_rejected_write(boot: Booter, case: str) -> None:
     stage2 = boot.image(REGION, STAGE2)
     b = boot(size=REGION, blobs={STAGE2_BLOB: stage2})
     v6 = V6Device(b.agent)
@@ -114,7 +114,7 @@ def test_rejected_write(boot: Boot, case: str) -> None:
 
 
 @pytest.mark.core
-def test_resize_that_breaks_pending_addr(boot: Boot) -> None:
+def test_resize_that_breaks_pending_addr(boot: Booter) -> None:
     stage2 = boot.image(GRANULE, "tiny2")
     b = boot(size=REGION, blobs={STAGE2_BLOB: stage2})
     v6 = V6Device(b.agent)
@@ -132,7 +132,7 @@ def test_resize_that_breaks_pending_addr(boot: Boot) -> None:
 
 
 @pytest.mark.core
-def test_partial_and_oversized_writes(boot: Boot) -> None:
+def test_partial_and_oversized_writes(boot: Booter) -> None:
     b = boot(size=REGION)
     v6 = V6Device(b.agent)
     # One byte into bios-size: 0x40001 is not a 64 KiB multiple, however it is read.
@@ -153,7 +153,7 @@ LOADER_ADDR = 2 * LOAD_ADDR  # in RAM, well above LOAD_ADDR + REGION
 
 
 @pytest.mark.core
-def test_range_over_loader_blob(boot: Boot, tmp_path: Path) -> None:
+def test_range_over_loader_blob(boot: Booter, tmp_path: Path) -> None:
     """-device loader writes its blob back at every reset: a range over it is rejected."""
     blob = tmp_path / "loader.bin"
     blob.write_bytes(bytes(range(256)) * (GRANULE // 256))

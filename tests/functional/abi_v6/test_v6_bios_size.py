@@ -7,7 +7,7 @@ import re
 import pytest
 from checks import assert_alive, reset
 from v6_checks import device_model
-from vms import STAGE1, Boot
+from vms import STAGE1, Booter
 
 from harness.interface.encoding import U64_MAX
 from harness.interface.v6 import BIOS_SIZE, GRANULE, REGION_TOP, RESIZE_PROPERTY
@@ -25,14 +25,14 @@ def region_size_in_mtree(mtree: str) -> int:
 
 @pytest.mark.core
 @pytest.mark.parametrize("size", [64 * KIB, 256 * KIB, 1 * MIB])
-def test_initial_value_is_image_size(boot: Boot, size: int) -> None:
+def test_initial_value_is_image_size(boot: Booter, size: int) -> None:
     b = boot(size=size)
     assert b.agent.readq(BIOS_SIZE) == size
     assert region_size_in_mtree(b.vm.qmp.hmp("info mtree")) == size
 
 
 @pytest.mark.parametrize("size", [128 * KIB, 4 * MIB, 16 * MIB])
-def test_initial_value_is_image_size_more(boot: Boot, size: int) -> None:
+def test_initial_value_is_image_size_more(boot: Booter, size: int) -> None:
     b = boot(size=size)
     assert b.agent.readq(BIOS_SIZE) == size
 
@@ -55,7 +55,7 @@ RESIZE_SEQUENCE = [
 ]
 
 
-def _write_sequence(boot: Boot, resize: bool) -> None:
+def _write_sequence(boot: Booter, resize: bool) -> None:
     device = DEVICE if resize else f"{DEVICE},{RESIZE_PROPERTY}=off"
     b = boot(size=REGION, devices=(device,))
     v6 = V6Device(b.agent)
@@ -76,10 +76,10 @@ def _write_sequence(boot: Boot, resize: bool) -> None:
 
 
 @pytest.mark.core
-def test_resize_rules(boot: Boot) -> None:
+def test_resize_rules(boot: Booter) -> None:
     _write_sequence(boot, resize=True)
 
 
 @pytest.mark.core
-def test_resize_rejected_without_cap(boot: Boot) -> None:
+def test_resize_rejected_without_cap(boot: Booter) -> None:
     _write_sequence(boot, resize=False)

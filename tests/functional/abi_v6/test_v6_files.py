@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from checks import assert_alive, reset
-from vms import STAGE1, Boot
+from vms import STAGE1, Booter
 
 from harness.interface.encoding import U64_MAX, u64_le
 from harness.interface.v6 import (
@@ -32,7 +32,7 @@ ENABLED = b"\x00"
 
 @pytest.mark.core
 @pytest.mark.parametrize("config", list(CONFIGS))
-def test_files_and_cap_as_configured(boot: Boot, config: str) -> None:
+def test_files_and_cap_as_configured(boot: Booter, config: str) -> None:
     device, want_cap = CONFIGS[config]
     b = boot(devices=(device,))
     files = {f.name: f.size for f in b.agent.files()}
@@ -44,7 +44,7 @@ def test_files_and_cap_as_configured(boot: Boot, config: str) -> None:
 
 @pytest.mark.core
 @pytest.mark.parametrize("config", ["default", "resize-off"])
-def test_cap_write_rejected(boot: Boot, config: str) -> None:
+def test_cap_write_rejected(boot: Booter, config: str) -> None:
     device, want_cap = CONFIGS[config]
     b = boot(devices=(device,))
     v6 = V6Device(b.agent)
@@ -59,7 +59,7 @@ def test_cap_write_rejected(boot: Boot, config: str) -> None:
 
 
 @pytest.mark.core
-def test_disable_property_adds_no_files(boot: Boot) -> None:
+def test_disable_property_adds_no_files(boot: Booter) -> None:
     b = boot(devices=(f"{DEVICE},id=fwu,disable=on",))
     names = [f.name for f in b.agent.files()]
     assert not [n for n in names if n.startswith(FILE_PREFIX)], names
@@ -70,7 +70,7 @@ def test_disable_property_adds_no_files(boot: Boot) -> None:
 
 
 @pytest.mark.core
-def test_any_value_sets_the_disable_byte(boot: Boot) -> None:
+def test_any_value_sets_the_disable_byte(boot: Booter) -> None:
     b = boot()
     v6 = V6Device(b.agent)
     assert b.agent.read(DISABLE) == ENABLED

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from checks import assert_runs, reset, status
 from v6_checks import device_model
-from vms import STAGE1, Boot, Booted
+from vms import STAGE1, Booted, Booter
 
 from harness.guest.protocol import HOST_RESET_METHOD
 from harness.interface.v6 import DISABLE, OPAQUE, OPAQUE_SIZE, U64_FILES
@@ -70,7 +70,9 @@ def seed_and_ops(config: pytest.Config, default_ops: int) -> tuple[int, int]:
     return (seed if seed is not None else random.SystemRandom().randrange(1 << 32)), ops
 
 
-def setup_world(boot: Boot, tmp_path: Path) -> tuple[Booted, HostileModel, dict[str, Path], bytes]:
+def setup_world(
+    boot: Booter, tmp_path: Path
+) -> tuple[Booted, HostileModel, dict[str, Path], bytes]:
     ro_data = random.Random(7).randbytes(200)
     ro = tmp_path / "hostile-ro.bin"
     ro.write_bytes(ro_data)
@@ -129,7 +131,7 @@ def step(
     check_state(b, model)
 
 
-def drive(boot: Boot, tmp_path: Path, seed: int, count: int) -> Run:
+def drive(boot: Booter, tmp_path: Path, seed: int, count: int) -> Run:
     b, model, paths, ro = setup_world(boot, tmp_path)
     gen = OpGenerator(seed, model)
     run = Run(seed, count)
@@ -162,14 +164,14 @@ def drive(boot: Boot, tmp_path: Path, seed: int, count: int) -> Run:
 
 
 # TCG only (not a core check): under the slow PVM KVM here a run would take many minutes.
-def test_hostile_guest(boot: Boot, pytestconfig: pytest.Config, tmp_path: Path) -> None:
+def test_hostile_guest(boot: Booter, pytestconfig: pytest.Config, tmp_path: Path) -> None:
     seed, count = seed_and_ops(pytestconfig, 200)
     run = drive(boot, tmp_path, seed, count)
     assert run.done == count
 
 
 def test_hostile_guest_long(
-    boot: Boot, pytestconfig: pytest.Config, tmp_path: Path, accel: str
+    boot: Booter, pytestconfig: pytest.Config, tmp_path: Path, accel: str
 ) -> None:
     if not pytestconfig.getoption("--hostile-long"):
         pytest.skip(f"{LONG_OPS} operations: run with --hostile-long (make ... SLOW=1)")

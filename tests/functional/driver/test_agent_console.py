@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from vms import STAGE1, Boot
+from vms import STAGE1, Booter
 
 from harness.guest.agent_client import Reply
 from harness.guest.protocol import MAX_LINE
@@ -22,7 +22,7 @@ CASES = [
 
 
 @pytest.mark.core
-def test_malformed_commands_get_errors(boot: Boot) -> None:
+def test_malformed_commands_get_errors(boot: Booter) -> None:
     b = boot()
     a = b.agent
     for line, reason in CASES:
@@ -38,7 +38,7 @@ def test_malformed_commands_get_errors(boot: Boot) -> None:
 
 
 @pytest.mark.core
-def test_nul_byte_gets_error(boot: Boot) -> None:
+def test_nul_byte_gets_error(boot: Booter) -> None:
     b = boot()
     b.agent.console.send_raw(b"\x00bogus\n")
     try:

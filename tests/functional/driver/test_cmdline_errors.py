@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from vms import DEFAULT_IMAGE_SIZE, STAGE1, Boot, VMFactory
+from vms import DEFAULT_IMAGE_SIZE, STAGE1, Booter, VMFactory
 
 from harness.interface.v6 import RESIZE_PROPERTY
 from harness.machine.cmdline import DEVICE
@@ -56,7 +56,7 @@ def expect_refusal(vms: VMFactory, machine: str, accel: str, pattern: str, **cfg
 
 @pytest.mark.core
 @pytest.mark.usefixtures("device_present")
-def test_two_devices(vms: VMFactory, boot: Boot, machine: str, accel: str) -> None:
+def test_two_devices(vms: VMFactory, boot: Booter, machine: str, accel: str) -> None:
     expect_refusal(
         vms,
         machine,
@@ -71,7 +71,7 @@ def test_two_devices(vms: VMFactory, boot: Boot, machine: str, accel: str) -> No
 @pytest.mark.core
 @pytest.mark.usefixtures("device_present")
 @pytest.mark.parametrize("board", ["microvm"])
-def test_unsupported_machine(vms: VMFactory, boot: Boot, accel: str, board: str) -> None:
+def test_unsupported_machine(vms: VMFactory, boot: Booter, accel: str, board: str) -> None:
     expect_refusal(
         vms,
         board,
@@ -86,7 +86,7 @@ def test_unsupported_machine(vms: VMFactory, boot: Boot, accel: str, board: str)
 @pytest.mark.usefixtures("device_present")
 @pytest.mark.parametrize("how", ["drive-if-pflash", "machine-pflash0"])
 def test_pflash_firmware(
-    vms: VMFactory, boot: Boot, machine: str, accel: str, how: str, tmp_path: Path
+    vms: VMFactory, boot: Booter, machine: str, accel: str, how: str, tmp_path: Path
 ) -> None:
     flash = tmp_path / "flash.bin"
     shutil.copyfile(boot.image(DEFAULT_IMAGE_SIZE, STAGE1), flash)
@@ -114,7 +114,7 @@ def test_pflash_firmware(
 
 @pytest.mark.core
 @pytest.mark.usefixtures("device_present")
-def test_fw_cfg_without_dma(vms: VMFactory, boot: Boot, machine: str, accel: str) -> None:
+def test_fw_cfg_without_dma(vms: VMFactory, boot: Booter, machine: str, accel: str) -> None:
     expect_refusal(
         vms,
         machine,
@@ -126,7 +126,9 @@ def test_fw_cfg_without_dma(vms: VMFactory, boot: Boot, machine: str, accel: str
 
 
 @pytest.mark.usefixtures("device_present")
-def test_fw_cfg_file_slots_exhausted(vms: VMFactory, boot: Boot, machine: str, accel: str) -> None:
+def test_fw_cfg_file_slots_exhausted(
+    vms: VMFactory, boot: Booter, machine: str, accel: str
+) -> None:
     expect_refusal(
         vms,
         machine,
@@ -140,7 +142,7 @@ def test_fw_cfg_file_slots_exhausted(vms: VMFactory, boot: Boot, machine: str, a
 
 @pytest.mark.core
 @pytest.mark.usefixtures("device_present")
-def test_confidential_guest(vms: VMFactory, boot: Boot, machine: str, accel: str) -> None:
+def test_confidential_guest(vms: VMFactory, boot: Booter, machine: str, accel: str) -> None:
     if accel == "kvm":
         pytest.skip(
             "under KVM, SEV's own set-up refuses the machine before any device exists "

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from vms import DEFAULT_IMAGE_SIZE, STAGE1, Boot
+from vms import DEFAULT_IMAGE_SIZE, STAGE1, Booter
 
 from harness.errors import VMError
 from harness.interface.v6 import CAP
@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.core
-def test_guest_exit_status(boot: Boot) -> None:
+def test_guest_exit_status(boot: Booter) -> None:
     b = boot()
     b.vm.expected_exits.add(debug_exit_status(EXIT_VALUE))
     b.agent.exit(EXIT_VALUE)
@@ -37,7 +37,7 @@ def test_guest_exit_status(boot: Boot) -> None:
 
 
 @pytest.mark.core
-def test_exit_ends_waits_at_once(boot: Boot) -> None:
+def test_exit_ends_waits_at_once(boot: Booter) -> None:
     b = boot()
     b.vm.expected_exits.add(debug_exit_status(3))
     mark = b.vm.qmp.mark()
@@ -51,7 +51,7 @@ def test_exit_ends_waits_at_once(boot: Boot) -> None:
 
 
 @pytest.mark.core
-def test_silent_guest_hits_deadline(boot: Boot) -> None:
+def test_silent_guest_hits_deadline(boot: Booter) -> None:
     b = boot()
     b.vm.qmp.cmd("stop")
     b.agent.timeout = 0.5
@@ -66,7 +66,7 @@ def test_silent_guest_hits_deadline(boot: Boot) -> None:
 
 
 @pytest.mark.core
-def test_crash_fails_the_test(boot: Boot) -> None:
+def test_crash_fails_the_test(boot: Booter) -> None:
     b = boot()
     pid = b.vm.pid
     os.kill(pid, signal.SIGSEGV)
@@ -78,7 +78,7 @@ def test_crash_fails_the_test(boot: Boot) -> None:
 
 
 @pytest.mark.core
-def test_no_orphan_when_runner_is_killed(boot: Boot, tmp_path: Path) -> None:
+def test_no_orphan_when_runner_is_killed(boot: Booter, tmp_path: Path) -> None:
     """A runner killed with SIGKILL takes its QEMU with it (exit-with-parent)."""
     image = boot.image(DEFAULT_IMAGE_SIZE, STAGE1)
     script = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from checks import STAGE2, STAGE2_BLOB, assert_staged, reset
-from vms import STAGE1, Boot
+from vms import STAGE1, Booter
 
 from harness.guest.protocol import LOAD_ADDR
 from harness.platform import KIB
@@ -14,7 +14,7 @@ OTHER_SIZE = 64 * KIB
 
 
 @pytest.mark.core
-def test_disable_at_run_time(boot: Boot) -> None:
+def test_disable_at_run_time(boot: Booter) -> None:
     stage2 = boot.image(IMAGE, STAGE2)
     b = boot(size=IMAGE, blobs={STAGE2_BLOB: stage2})
     abi = b.device.abi
@@ -41,7 +41,7 @@ def test_disable_at_run_time(boot: Boot) -> None:
 
 @pytest.mark.core
 @pytest.mark.parametrize("method", ["kbd", "qmp"])
-def test_lock_after_any_reset(boot: Boot, method: str) -> None:
+def test_lock_after_any_reset(boot: Booter, method: str) -> None:
     b = boot()
     assert b.device.disable().disabled
     assert reset(b.vm, method).banner.identity == STAGE1

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from checks import assert_runs, load, reset
-from vms import Boot
+from vms import Booter
 
 from harness.guest.protocol import HOST_RESET_METHOD, LOAD_ADDR, RESET_METHODS
 from harness.machine.sanitizers import ASAN_OPTIONS
@@ -33,7 +33,7 @@ def rss_bytes(pid: int) -> int:
     raise AssertionError(f"no VmRSS in /proc/{pid}/status")
 
 
-def test_update_cycles_do_not_leak(boot: Boot, pytestconfig: pytest.Config, accel: str) -> None:
+def test_update_cycles_do_not_leak(boot: Booter, pytestconfig: pytest.Config, accel: str) -> None:
     if not pytestconfig.getoption("--hostile-long"):
         pytest.skip(f"{CYCLES} update cycles: run with --hostile-long (make ... SLOW=1)")
     if accel != "tcg":

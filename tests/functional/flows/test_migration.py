@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from checks import STAGE2, STAGE2_BLOB, assert_runs, assert_staged, nonce, reset, status
 from test_reset_update import assert_state_after_update
-from vms import STAGE1, Boot, Booted, VMFactory
+from vms import STAGE1, Booted, Booter, VMFactory
 
 from harness.guest.protocol import HOST_RESET_METHOD, LOAD_ADDR, RESET_METHODS
 from harness.machine.vm import VM
@@ -75,7 +75,7 @@ def migrate(vms: VMFactory, src: VM, sock: Path) -> VM:
 
 # Every reset method on TCG; KVM (slow PVM here) runs the two core tests below.
 @pytest.mark.parametrize("method", RESET_METHODS)
-def test_armed_update_applied_on_destination(boot: Boot, migrator: Migrator, method: str) -> None:
+def test_armed_update_applied_on_destination(boot: Booter, migrator: Migrator, method: str) -> None:
     stage2 = boot.image(IMAGE, STAGE2)
     b = boot(size=REGION, blobs={STAGE2_BLOB: stage2})
     token = nonce(f"mig-{method}")
@@ -92,7 +92,7 @@ def test_armed_update_applied_on_destination(boot: Boot, migrator: Migrator, met
 
 @pytest.mark.core
 @pytest.mark.parametrize("size", [REGION, 128 * KIB], ids=["same-size", "resized"])
-def test_applied_update_stays_after_migration(boot: Boot, migrator: Migrator, size: int) -> None:
+def test_applied_update_stays_after_migration(boot: Booter, migrator: Migrator, size: int) -> None:
     stage2 = boot.image(size, STAGE2)
     b = boot(size=REGION, blobs={STAGE2_BLOB: stage2})
     assert_staged(b.device, b.agent, STAGE2_BLOB, stage2)
@@ -111,7 +111,7 @@ OPAQUE_PATTERN_REPEAT = 15
 
 
 @pytest.mark.core
-def test_opaque_and_lock_survive(boot: Boot, migrator: Migrator) -> None:
+def test_opaque_and_lock_survive(boot: Booter, migrator: Migrator) -> None:
     stage2 = boot.image(IMAGE, STAGE2)
     b = boot(size=REGION, blobs={STAGE2_BLOB: stage2})
     abi = b.device.abi

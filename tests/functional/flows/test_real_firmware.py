@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from checks import assert_staged, status, xp_bytes
-from vms import Boot, Payloads, VMFactory
+from vms import Booter, Payloads, VMFactory
 
 from harness.interface.abis import abi as abi_declaration
 from harness.interface.declaration import AbiDeclaration
@@ -48,7 +48,7 @@ def firmware(path: Path, package: str) -> Path:
     return path
 
 
-def tcg_boot(vms: VMFactory, payloads: Payloads, machine: str, abi: str) -> Boot:
+def tcg_boot(vms: VMFactory, payloads: Payloads, machine: str, abi: str) -> Booter:
     return vms.booter(payloads, machine, "tcg", abi)
 
 

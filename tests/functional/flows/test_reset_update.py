@@ -18,7 +18,7 @@ from checks import (
     reset,
     xp_bytes,
 )
-from vms import STAGE1, Boot, Booted
+from vms import STAGE1, Booted, Booter
 
 from harness.guest.protocol import HOST_RESET_METHOD, LOAD_ADDR, RESET_METHODS
 from harness.interface.encoding import crc32
@@ -49,7 +49,7 @@ def assert_state_after_update(b: Booted, image_size: int, opaque: bytes) -> None
 
 @pytest.mark.core
 @pytest.mark.parametrize("method", RESET_METHODS)
-def test_update_applied_on_reset(boot: Boot, method: str) -> None:
+def test_update_applied_on_reset(boot: Booter, method: str) -> None:
     stage2 = boot.image(IMAGE, STAGE2)
     b = boot(size=IMAGE, blobs={STAGE2_BLOB: stage2})
     assert_runs(b.banner, b.image, STAGE1)
@@ -77,7 +77,7 @@ def test_update_applied_on_reset(boot: Boot, method: str) -> None:
 
 
 @pytest.mark.core
-def test_smaller_image_zero_fills_region(boot: Boot) -> None:
+def test_smaller_image_zero_fills_region(boot: Booter) -> None:
     region = 512 * KIB
     stage2 = boot.image(SMALL, "small2")
     b = boot(size=region, blobs={STAGE2_BLOB: stage2})
@@ -105,7 +105,7 @@ def test_smaller_image_zero_fills_region(boot: Boot) -> None:
 
 
 @pytest.mark.core
-def test_update_chain(boot: Boot) -> None:
+def test_update_chain(boot: Booter) -> None:
     img_b = boot.image(128 * KIB, "chain-b")
     img_c = boot.image(384 * KIB, "chain-c")
     blobs = {"opt/vmfwtest/b": img_b, "opt/vmfwtest/c": img_c}
@@ -129,7 +129,7 @@ def test_update_chain(boot: Boot) -> None:
 
 
 @pytest.mark.parametrize("size", [16 * MIB])
-def test_large_update(boot: Boot, size: int) -> None:
+def test_large_update(boot: Booter, size: int) -> None:
     stage2 = boot.image(size, "big2")
     b = boot(size=size, blobs={STAGE2_BLOB: stage2}, memory="512M")
     assert_staged(b.device, b.agent, STAGE2_BLOB, stage2, addr=4 * LOAD_ADDR)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from checks import STAGE2, STAGE2_BLOB, assert_runs, assert_staged, nonce, reset
-from vms import STAGE1, Boot, Booted
+from vms import STAGE1, Booted, Booter
 
 from harness.guest.protocol import HOST_RESET_METHOD, LOAD_ADDR
 from harness.interface.encoding import crc32
@@ -63,7 +63,7 @@ class Snap:
 
 
 @pytest.fixture
-def snap(boot: Boot, qemu_bin: Path) -> Snap:
+def snap(boot: Booter, qemu_bin: Path) -> Snap:
     stage2 = boot.image(IMAGE, STAGE2)
     disk = make_disk(qemu_bin, boot.vms.log_root)
     drive = ("-drive", f"file={disk},if=none,id=snapdisk,format=qcow2")
