@@ -7,11 +7,15 @@ from pathlib import Path
 
 import harness
 
+# The directory of the series in the repository. `Workdir.patches` is the one place that
+# turns it into a path: for several series (patches/<series>/) change that property.
+SERIES_DIR = "patches"
+
 
 def find_repo_root() -> Path:
     """The checkout of vmfwupdate-harness this package was imported from."""
     candidate = Path(harness.__file__).resolve().parent.parent
-    if (candidate / "pyproject.toml").is_file() and (candidate / "patches").is_dir():
+    if (candidate / "pyproject.toml").is_file() and (candidate / SERIES_DIR).is_dir():
         return candidate
     return Path.cwd()
 
@@ -32,7 +36,9 @@ class Workdir:
 
     @property
     def patches(self) -> Path:
-        return self.repo / "patches"
+        """The series directory: where apply, export, rebase-check, checkpatch and the
+        interface header check find the patch files. Every caller asks here."""
+        return self.repo / SERIES_DIR
 
     @property
     def src(self) -> Path:

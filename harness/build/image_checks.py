@@ -58,7 +58,7 @@ def check_image(image: bytes, size: int, entry16: int, path: Path | None = None)
     try:
         target = reset_vector_target(image)
     except AgentBuildError as exc:
-        raise AgentBuildError(exc.step, exc.problem, path) from None
+        raise AgentBuildError(exc.step, exc.problem, path) from exc
     if target != entry16 or target < FIRMWARE_TOP - size:
         raise AgentBuildError(
             "check-reset-vector",

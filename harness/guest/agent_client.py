@@ -73,8 +73,8 @@ def parse_data(lines: list[str]) -> bytes:
             raise ProtocolViolation(f"expected a 'data <hex>' line, got {line!r}")
         try:
             out += bytes.fromhex(line[5:])
-        except ValueError:
-            raise ProtocolViolation(f"bad hex in data line {line!r}") from None
+        except ValueError as exc:
+            raise ProtocolViolation(f"bad hex in data line {line!r}") from exc
     return bytes(out)
 
 
@@ -91,8 +91,8 @@ def parse_files(lines: list[str]) -> list[FwCfgEntry]:
 def parse_hex_status(text: str, command: str) -> int:
     try:
         return int(text.split(maxsplit=1)[0], 16)
-    except (ValueError, IndexError):
-        raise ProtocolViolation(f"{command}: expected 'OK 0x<hex>', got 'OK {text}'") from None
+    except (ValueError, IndexError) as exc:
+        raise ProtocolViolation(f"{command}: expected 'OK 0x<hex>', got 'OK {text}'") from exc
 
 
 def parse_load_status(text: str) -> tuple[int, int]:

@@ -38,16 +38,16 @@ class Console:
     def _expect_exact(self, pattern: bytes, timeout: float, what: str) -> bytes:
         try:
             self._child.expect_exact(pattern, timeout=timeout)
-        except pexpect.TIMEOUT:
+        except pexpect.TIMEOUT as exc:
             raise ConsoleTimeout(
                 f"console: {what} not seen within {timeout:.1f} s; "
                 f"last output: {_tail(self._child.before or b'')!r}"
-            ) from None
-        except (pexpect.EOF, OSError):
+            ) from exc
+        except (pexpect.EOF, OSError) as exc:
             raise ConsoleEOF(
                 f"console closed (QEMU exited) while waiting for {what}; "
                 f"last output: {_tail(self._child.before or b'')!r}"
-            ) from None
+            ) from exc
         return self._child.before
 
     def readline(self, timeout: float, what: str = "a line") -> str:
@@ -85,7 +85,7 @@ class Console:
         try:
             self._child.send(data)
         except OSError as exc:
-            raise ConsoleEOF(f"console closed (QEMU exited?): send failed: {exc}") from None
+            raise ConsoleEOF(f"console closed (QEMU exited?): send failed: {exc}") from exc
 
     def close(self) -> None:
         if self._closed:

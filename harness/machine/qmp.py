@@ -154,8 +154,8 @@ class QMPSession:
                 raise QMPTimeout(f"QMP event {name}: not received within {timeout:.1f} s")
             try:
                 ev = self._run(f"wait for event {name}", self._listener.get(), left)
-            except QMPTimeout:
-                raise QMPTimeout(f"QMP event {name}: not received within {timeout:.1f} s") from None
+            except QMPTimeout as exc:
+                raise QMPTimeout(f"QMP event {name}: not received within {timeout:.1f} s") from exc
             self._events.append(dict(ev))
 
     def close(self, timeout: float = 2.0) -> None:

@@ -165,7 +165,7 @@ class VM:
                 if hung
                 else "QEMU exited before its QMP greeting"
             )
-            raise LaunchError(reason, status, self.args, self.stderr_text()) from None
+            raise LaunchError(reason, status, self.args, self.stderr_text()) from exc
 
     def run_to_exit(self, timeout: float = 15.0) -> int:
         """Launch a QEMU that is expected to exit on its own (command-line errors).

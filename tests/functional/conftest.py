@@ -4,6 +4,7 @@ Options:
   --qemu-bin PATH      QEMU to test (default <repo>/.work/build/default/qemu-system-x86_64)
   --accel tcg|kvm|all  accelerators to run (default all; kvm skipped with the reason
                        when /dev/kvm cannot be opened read-write)
+  --abi NAME|all       device ABIs the ABI-neutral flows (flows/) run for (default all)
   --vm-log-dir DIR     per-test QEMU logs (default <repo>/.work/logs/functional)
   --payload-dir DIR    agent images, kept between runs, one subdirectory per xdist worker
                        (default <repo>/.work/payloads/functional)
@@ -62,6 +63,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="accelerators to test; kvm is skipped with the reason if unusable",
     )
     group.addoption(
+        "--abi",
+        choices=(*ABI_NAMES, "all"),
+        default="all",
+        help="device ABIs the flows in flows/ run for (default all: %(choices)s)",
+    )
+    group.addoption(
         "--vm-log-dir",
         default=str(REPO / ".work" / "logs" / "functional"),
         help="directory for per-test QEMU stderr, console and QMP transcripts",
@@ -103,7 +110,8 @@ def _accels(config: pytest.Config) -> list[str]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # The ABI-neutral flows (flows/) run once per device ABI, through its device view.
     if "abi" in metafunc.fixturenames and FLOWS in Path(str(metafunc.definition.path)).parents:
-        metafunc.parametrize("abi", ABI_NAMES)
+        choice = metafunc.config.getoption("--abi")
+        metafunc.parametrize("abi", list(ABI_NAMES) if choice == "all" else [choice])
     if "machine" in metafunc.fixturenames:
         metafunc.parametrize("machine", MACHINES)
     if "accel" in metafunc.fixturenames:
