@@ -1,13 +1,13 @@
-"""A hostile guest, as pure logic: seeded operations, the model they run against, checks.
+"""The v6 hostile guest, as pure logic: the seeded operations and the model of the five files.
 
 `OpGenerator` makes a reproducible sequence of agent operations from a seed:
 writes of any length and any value to any file (the vmfwupdate files, a
 read-only blob, a name that does not exist), reads, resets by every method
-and junk command lines. `HostileModel` predicts, for each operation, what
-the agent must answer and what every file must read back, and which
-firmware boots after a reset. The functional test
-(tests/functional/test_hostile.py) runs the operations against QEMU and
-compares; unit tests (tests/unit/test_hostile.py) cover this module alone.
+and junk command lines. `HostileModel` (a `harness.interface.hostile.HostileWorld`)
+predicts, for each operation, what the agent must answer and what every file
+must read back, and which firmware boots after a reset. The functional flow
+(tests/functional/flows/test_hostile.py) runs the operations against QEMU and
+compares; unit tests (tests/unit/test_v6_hostile.py) cover this module alone.
 
 The generator keeps the guest bootable: before a reset it cancels a
 pending update whose address and size are not one of the images placed in
@@ -17,10 +17,22 @@ guest RAM (copying random RAM would boot garbage that cannot answer).
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
 from harness.guest.protocol import MAX_WRITE_BYTES, RESET_METHODS
-from harness.interface.encoding import U64_BYTES, U64_MAX, crc32, from_u64_le, u64_le
+from harness.interface.encoding import U64_BYTES, U64_MAX, from_u64_le, u64_le
+from harness.interface.hostile import (
+    MISSING_FILE,
+    NO_SUCH_FILE,
+    OK,
+    READ_ONLY_FILE,
+    Image,
+    Junk,
+    Op,
+    Read,
+    Reset,
+    Write,
+)
+from harness.interface.memory_map import RamMap
 from harness.interface.v6 import (
     BIOS_ADDR,
     BIOS_SIZE,
@@ -35,65 +47,10 @@ from harness.interface.v6 import (
 from harness.interface.v6_device import DMA_ERROR
 from harness.interface.v6_rules import DeviceModel
 
-# A blob every hostile VM has on fw_cfg (read-only) and a name none has.
-READ_ONLY_FILE = "opt/vmfwtest/hostile-ro"
-MISSING_FILE = "opt/vmfwtest/no-such-file"
 DEVICE_FILES = tuple(FILE_SIZES)
 ALL_FILES = (*DEVICE_FILES, READ_ONLY_FILE, MISSING_FILE)
 # How often each of ALL_FILES is written: disable rarely, as it latches until a reset.
 WRITE_WEIGHTS = (2.0, 10.0, 10.0, 0.5, 3.0, 1.0, 1.0)
-
-# Outcomes of a write as the agent reports them.
-OK = "ok"
-NO_SUCH_FILE = "no-such-file"
-
-
-@dataclass(frozen=True)
-class Image:
-    """A firmware image the test placed in guest RAM at `addr`."""
-
-    identity: str
-    addr: int
-    size: int
-
-
-@dataclass(frozen=True)
-class Write:
-    name: str
-    data: bytes
-
-    def describe(self) -> str:
-        shown = self.data.hex() if len(self.data) <= 16 else f"{self.data[:8].hex()}..."
-        return f"write {self.name} {len(self.data)} bytes {shown}"
-
-
-@dataclass(frozen=True)
-class Read:
-    name: str
-
-    def describe(self) -> str:
-        return f"read {self.name}"
-
-
-@dataclass(frozen=True)
-class Reset:
-    method: str
-
-    def describe(self) -> str:
-        return f"reset {self.method}"
-
-
-@dataclass(frozen=True)
-class Junk:
-    """A command line the agent must refuse with ERR (and survive)."""
-
-    line: str
-
-    def describe(self) -> str:
-        return f"junk {self.line[:60]!r}"
-
-
-Op = Write | Read | Reset | Junk
 
 
 class HostileModel:
@@ -256,23 +213,9 @@ class OpGenerator:
         return Junk(self.junk())
 
 
-def expected_read(model: HostileModel, name: str) -> bytes | None:
-    """What `read name` returns, or None if the agent answers ERR no-such-file."""
-    if name == MISSING_FILE:
-        return None
-    if name == READ_ONLY_FILE:
-        raise ValueError("the read-only blob's bytes are the test's, not the model's")
-    return model.files()[name]
-
-
-def state_mismatches(files: dict[str, bytes], opaque_crc: int, model: HostileModel) -> list[str]:
-    """Mismatches between what the guest read (opaque as a CRC32) and the model."""
-    want = model.files()
-    problems = [
-        f"{name}: read {got[:16].hex()} want {want[name][:16].hex()}"
-        for name, got in files.items()
-        if got != want[name]
-    ]
-    if opaque_crc != crc32(want[OPAQUE]):
-        problems.append(f"{OPAQUE}: crc32 {opaque_crc:#010x} want {crc32(want[OPAQUE]):#010x}")
-    return problems
+def start(
+    ram: RamMap, region_size: int, images: tuple[Image, ...], running: str, seed: int
+) -> tuple[HostileModel, OpGenerator]:
+    """A v6 hostile world on this RAM map and firmware region, and its generator."""
+    model = HostileModel(DeviceModel(region_size=region_size, ram=ram), images, running)
+    return model, OpGenerator(seed, model)

@@ -17,6 +17,7 @@ from harness.guest.agent_client import AgentClient, Banner
 from harness.guest.protocol import HOST_RESET_METHOD, LOAD_ADDR
 from harness.interface.device import DeviceView
 from harness.interface.encoding import U64_BYTES, crc32
+from harness.interface.memory_map import RamMap, parse_flatview_ram
 from harness.machine.vm import VM
 from harness.platform import FIRMWARE_TOP
 
@@ -120,6 +121,11 @@ def xp_bytes(vm: VM, addr: int, count: int) -> bytes:
     data = b"".join(int(w, 16).to_bytes(U64_BYTES, "little") for w in words)
     assert len(data) == count, f"xp returned {len(data)} bytes, wanted {count}: {out!r}"
     return data
+
+
+def guest_ram(vm: VM) -> RamMap:
+    """The guest's RAM ranges as QEMU reports them (`info mtree -f`)."""
+    return parse_flatview_ram(vm.qmp.hmp("info mtree -f"))
 
 
 def enable_device_traces(vm: VM) -> None:

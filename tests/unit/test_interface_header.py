@@ -12,6 +12,7 @@ import pytest
 
 from harness.interface.abis import ABIS
 from harness.interface.declaration import AbiDeclaration
+from harness.interface.hostile_worlds import WORLDS
 from harness.interface.views import VIEWS
 from harness.tree.patchfile import series_files
 from harness.tree.series_header import c_defines, file_from_series
@@ -81,5 +82,6 @@ def test_header_reader_applies_later_hunks(tmp_path: Path) -> None:
     assert c_defines(text) == {"A": "a", "B": 0x10, "C": 2048}
 
 
-def test_every_abi_has_a_device_view() -> None:
+def test_every_abi_has_a_device_view_and_a_hostile_model() -> None:
     assert set(VIEWS) == set(ABIS)
+    assert set(WORLDS) == set(ABIS)

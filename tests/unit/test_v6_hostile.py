@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.interface import hostile
 from harness.interface import v6_hostile as h
 from harness.interface.encoding import crc32, u64_le
 from harness.interface.memory_map import RamMap
@@ -12,7 +13,7 @@ from harness.interface.v6_rules import DeviceModel
 
 RAM = RamMap.of([(0, 0xA0000), (0x100000, 0x10000000)])
 REGION = 0x40000
-IMAGES = (h.Image("h64", 0x1000000, 0x10000), h.Image("h256", 0x1200000, REGION))
+IMAGES = (hostile.Image("h64", 0x1000000, 0x10000), hostile.Image("h256", 0x1200000, REGION))
 
 
 def world() -> h.HostileModel:
@@ -27,9 +28,9 @@ def run_ops(seed: int, count: int) -> list[str]:
     for _ in range(count):
         op = gen.next_op()
         out.append(op.describe())
-        if isinstance(op, h.Write):
+        if isinstance(op, hostile.Write):
             model.write(op.name, op.data)
-        elif isinstance(op, h.Reset):
+        elif isinstance(op, hostile.Reset):
             model.reset()
     return out
 
@@ -58,17 +59,17 @@ def test_resets_only_boot_known_images() -> None:
 def test_write_outcomes() -> None:
     model = world()
     before = model.files()
-    assert model.write(h.MISSING_FILE, b"x") == h.NO_SUCH_FILE
-    assert model.write(h.READ_ONLY_FILE, b"x") == h.DMA_ERROR
+    assert model.write(hostile.MISSING_FILE, b"x") == hostile.NO_SUCH_FILE
+    assert model.write(hostile.READ_ONLY_FILE, b"x") == h.DMA_ERROR
     assert model.write(BIOS_ADDR, u64_le(0x1000000) + b"\0") == h.DMA_ERROR
-    assert model.write(BIOS_ADDR, u64_le(0x1000000)[:4]) == h.OK  # partial: rejected
-    assert model.write(CAP, u64_le(0)) == h.OK  # read-only: rejected
+    assert model.write(BIOS_ADDR, u64_le(0x1000000)[:4]) == hostile.OK  # partial: rejected
+    assert model.write(CAP, u64_le(0)) == hostile.OK  # read-only: rejected
     assert model.files() == before
-    assert model.write(OPAQUE, b"abc") == h.OK
+    assert model.write(OPAQUE, b"abc") == hostile.OK
     assert model.files()[OPAQUE][:4] == b"abc\0"
-    assert model.write(DISABLE, b"\x00") == h.OK
+    assert model.write(DISABLE, b"\x00") == hostile.OK
     assert model.files()[DISABLE] == b"\x01"
-    assert model.write(BIOS_ADDR, u64_le(0x1000000)) == h.OK
+    assert model.write(BIOS_ADDR, u64_le(0x1000000)) == hostile.OK
     assert model.files()[BIOS_ADDR] == u64_le(0), "disabled device accepted bios-addr"
 
 
@@ -89,10 +90,11 @@ def test_reset_predicts_firmware() -> None:
 
 def test_state_mismatches() -> None:
     model = world()
+    assert hostile.by_crc(model) == [OPAQUE]
     files = {name: data for name, data in model.files().items() if name != OPAQUE}
     crc = crc32(model.files()[OPAQUE])
-    assert h.state_mismatches(files, crc, model) == []
+    assert hostile.state_mismatches(files, {OPAQUE: crc}, model) == []
     files[BIOS_SIZE] = u64_le(1)
-    problems = h.state_mismatches(files, crc ^ 1, model)
+    problems = hostile.state_mismatches(files, {OPAQUE: crc ^ 1}, model)
     assert [BIOS_SIZE in problems[0], OPAQUE in problems[1]] == [True, True]
     assert len(problems) == len([BIOS_SIZE, OPAQUE])

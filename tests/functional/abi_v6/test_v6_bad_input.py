@@ -12,8 +12,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from checks import STAGE2, STAGE2_BLOB, assert_alive, assert_staged, enable_device_traces, reset
-from v6_checks import guest_ram, rejection_lines
+from checks import (
+    STAGE2,
+    STAGE2_BLOB,
+    assert_alive,
+    assert_staged,
+    enable_device_traces,
+    guest_ram,
+    reset,
+)
+from v6_checks import rejection_lines
 from vms import STAGE1, Booter
 
 from harness.guest.protocol import LOAD_ADDR

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from harness.interface.memory_map import RamMap, parse_flatview_ram
+from checks import guest_ram
+
 from harness.interface.v6_rules import DeviceModel
 from harness.machine.vm import VM
-
-
-def guest_ram(vm: VM) -> RamMap:
-    """The guest's RAM ranges as QEMU reports them (`info mtree -f`)."""
-    return parse_flatview_ram(vm.qmp.hmp("info mtree -f"))
 
 
 def device_model(vm: VM, region_size: int, resize: bool = True) -> DeviceModel:

@@ -6,8 +6,8 @@ operation: QEMU is alive and answers QMP, every vmfwupdate file reads back
 what the model says (opaque through its CRC32), and after a reset the
 firmware that boots is the one the model predicts (identity and CRC32).
 
-    pytest tests/functional/abi_v6/test_v6_hostile.py --hostile-seed 1234 --hostile-ops 500
-    pytest tests/functional/abi_v6/test_v6_hostile.py --hostile-long       # 10,000 operations
+    pytest tests/functional/flows/test_hostile.py --hostile-seed 1234 --hostile-ops 500
+    pytest tests/functional/flows/test_hostile.py --hostile-long       # 10,000 operations
 
 A failure prints the seed and the failing step; the same seed and count
 replay it exactly.
@@ -21,32 +21,31 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from checks import assert_runs, reset, status
-from v6_checks import device_model
+from checks import assert_runs, guest_ram, reset, status
 from vms import STAGE1, Booted, Booter
 
 from harness.guest.protocol import HOST_RESET_METHOD
-from harness.interface.v6 import DISABLE, OPAQUE, OPAQUE_SIZE, U64_FILES
-from harness.interface.v6_hostile import (
-    DMA_ERROR,
+from harness.interface.hostile import (
     NO_SUCH_FILE,
     OK,
     READ_ONLY_FILE,
-    HostileModel,
+    HostileWorld,
     Image,
     Junk,
     Op,
-    OpGenerator,
+    OpSource,
     Read,
     Reset,
     Write,
+    by_crc,
     expected_read,
     state_mismatches,
 )
+from harness.interface.hostile_worlds import WORLDS
 from harness.platform import KIB, MIB
 
 REGION = 256 * KIB
-SCRATCH = 32 * MIB  # where the opaque file is loaded to take its CRC32
+SCRATCH = 32 * MIB  # where large files are loaded to take their CRC32
 IMAGES = (
     ("h64", 64 * KIB, 16 * MIB),
     ("h128", 128 * KIB, 17 * MIB),
@@ -70,9 +69,18 @@ def seed_and_ops(config: pytest.Config, default_ops: int) -> tuple[int, int]:
     return (seed if seed is not None else random.SystemRandom().randrange(1 << 32)), ops
 
 
-def setup_world(
-    boot: Booter, tmp_path: Path
-) -> tuple[Booted, HostileModel, dict[str, Path], bytes]:
+@dataclass
+class World:
+    """The booted VM, the ABI's model and generator, the images by identity, the RO blob."""
+
+    b: Booted
+    model: HostileWorld
+    ops: OpSource
+    paths: dict[str, Path]
+    ro: bytes
+
+
+def setup_world(boot: Booter, tmp_path: Path, seed: int) -> World:
     ro_data = random.Random(7).randbytes(200)
     ro = tmp_path / "hostile-ro.bin"
     ro.write_bytes(ro_data)
@@ -84,32 +92,34 @@ def setup_world(
     for ident, _, addr in IMAGES:
         b.agent.load(f"opt/vmfwtest/{ident}", addr)
     images = tuple(Image(ident, addr, size) for ident, size, addr in IMAGES)
-    model = HostileModel(device_model(b.vm, REGION), images, STAGE1)
-    return b, model, paths, ro_data
+    model, ops = WORLDS[b.abi](guest_ram(b.vm), REGION, images, STAGE1, seed)
+    return World(b, model, ops, paths, ro_data)
 
 
-def check_state(b: Booted, model: HostileModel) -> None:
-    files = {name: b.agent.read(name) for name in (*U64_FILES, DISABLE)}
-    size, crc = b.agent.load(OPAQUE, SCRATCH)
-    assert size == OPAQUE_SIZE, f"opaque is {size} bytes"
-    problems = state_mismatches(files, crc, model)
+def check_state(b: Booted, model: HostileWorld) -> None:
+    """Every device file reads back what the model says (large ones by CRC32); QEMU runs."""
+    large = by_crc(model)
+    read = {name: b.agent.read(name) for name in model.files() if name not in large}
+    crcs: dict[str, int] = {}
+    for name in large:
+        size, crcs[name] = b.agent.load(name, SCRATCH)
+        assert size == len(model.files()[name]), f"{name} is {size} bytes"
+    problems = state_mismatches(read, crcs, model)
     assert not problems, "; ".join(problems)
     assert status(b.vm) == "running"
 
 
-def step(
-    b: Booted, model: HostileModel, op: Op, paths: dict[str, Path], ro: bytes, run: Run
-) -> None:
-    a = b.agent
+def step(w: World, op: Op, run: Run) -> None:
+    b, model, a = w.b, w.model, w.b.agent
     if isinstance(op, Write):
         reply = a.command(f"write {op.name} {op.data.hex()}")
         outcome = OK if reply.ok else reply.text.split(" ", 1)[0]
         want = model.write(op.name, op.data)
         assert outcome == want, f"agent answered {outcome!r} ({reply.text}), model says {want!r}"
-        run.rejected_writes += outcome in (DMA_ERROR, NO_SUCH_FILE)
+        run.rejected_writes += outcome != OK  # refused by fw_cfg itself
     elif isinstance(op, Read):
         if op.name == READ_ONLY_FILE:
-            assert a.read(op.name) == ro
+            assert a.read(op.name) == w.ro
         else:
             reply = a.command(f"read {op.name}")
             want = expected_read(model, op.name)
@@ -123,7 +133,7 @@ def step(
         want = model.reset()
         outcome = reset(b.vm, op.method)
         assert outcome.guest is (op.method != HOST_RESET_METHOD), outcome
-        assert_runs(outcome.banner, paths[want], want)
+        assert_runs(outcome.banner, w.paths[want], want)
         run.resets += 1
     elif isinstance(op, Junk):
         reply = a.command(op.line)
@@ -132,22 +142,21 @@ def step(
 
 
 def drive(boot: Booter, tmp_path: Path, seed: int, count: int) -> Run:
-    b, model, paths, ro = setup_world(boot, tmp_path)
-    gen = OpGenerator(seed, model)
+    w = setup_world(boot, tmp_path, seed)
     run = Run(seed, count)
     history: list[str] = []
     start = time.monotonic()
     for index in range(count):
-        op = gen.next_op()
+        op = w.ops.next_op()
         history.append(f"#{index}: {op.describe()}")
         try:
-            step(b, model, op, paths, ro, run)
+            step(w, op, run)
         except Exception as exc:
             recent = "\n  ".join(history[-12:])
             pytest.fail(
                 f"hostile guest failed at operation {index} of {count}, seed {seed}: "
                 f"{type(exc).__name__}: {exc}\nlast operations:\n  {recent}\n"
-                f"replay: pytest tests/functional/abi_v6/test_v6_hostile.py --hostile-seed {seed} "
+                f"replay: pytest tests/functional/flows/test_hostile.py --hostile-seed {seed} "
                 f"--hostile-ops {index + 1}",
                 pytrace=False,
             )
@@ -159,7 +168,7 @@ def drive(boot: Booter, tmp_path: Path, seed: int, count: int) -> Run:
     )
     print(summary)
     # kept beside the VM's logs, so that a passing run's seed is on record too
-    (b.vm.logs.directory / "hostile-summary.txt").write_text(summary + "\n")
+    (w.b.vm.logs.directory / "hostile-summary.txt").write_text(summary + "\n")
     return run
 
 
