@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
 import sys
 import time
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.build import packages as toolchain
+from harness.build.ninja_progress import NinjaProgress
 from harness.errors import HarnessError
 from harness.runner import Runner, base_env
 from harness.workdir import Workdir
@@ -128,49 +128,6 @@ def configure_args(profile: str, python: str, ccache: bool) -> list[str]:
 def build_env(workdir: Workdir) -> dict[str, str]:
     """ccache paths relative to .work so another clone of this repository hits the cache."""
     return base_env({"CCACHE_BASEDIR": str(workdir.root), "CCACHE_NOHASHDIR": "true"})
-
-
-class NinjaProgress:
-    """Turns ninja's ``[N/M] description`` lines into a progress display.
-
-    On a terminal one line is rewritten in place; elsewhere (CI logs) a line is printed for
-    every 10 % step, so the log shows progress without thousands of lines."""
-
-    PATTERN = re.compile(r"^\[(\d+)/(\d+)\] (.*)$")
-
-    def __init__(self, runner: Runner, label: str) -> None:
-        self.runner = runner
-        self.label = label
-        self.tty = runner.out.isatty() and not runner.verbose
-        self.last_decile = -1
-        self.errors: list[str] = []
-        self.in_error = False
-
-    def __call__(self, line: str) -> None:
-        match = self.PATTERN.match(line)
-        if match is None:
-            if line.startswith("FAILED:") or self.in_error:
-                self.in_error = True
-                self.errors.append(line)
-            return
-        self.in_error = False
-        done, total, what = int(match.group(1)), int(match.group(2)), match.group(3)
-        if self.runner.verbose:
-            return
-        percent = 100 * done // max(total, 1)
-        if self.tty:
-            width = shutil.get_terminal_size((100, 20)).columns
-            text = f"\r{self.label}: [{done}/{total} {percent:3d}%] {what}"
-            self.runner.out.write(text[: width - 1].ljust(width - 1))
-            self.runner.out.flush()
-        elif percent // 10 != self.last_decile:
-            self.last_decile = percent // 10
-            logger.info(f"{self.label}: [{done}/{total} {percent:3d}%] {what}"[:150])
-
-    def finish(self) -> None:
-        if self.tty:
-            self.runner.out.write("\n")
-            self.runner.out.flush()
 
 
 def needs_configure(build_dir: Path, wanted: dict[str, object]) -> bool:

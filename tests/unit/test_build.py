@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.build import qemu
+from harness.build import ninja_progress, qemu
 from harness.errors import HarnessError
 from harness.runner import Runner
 
@@ -72,7 +72,7 @@ def test_foreign_build_dir_is_not_wiped(tmp_path: Path) -> None:
 
 
 def test_progress_prints_every_tenth_off_a_terminal(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger=qemu.__name__)
+    caplog.set_level(logging.INFO, logger=ninja_progress.__name__)
     progress = qemu.NinjaProgress(Runner(out=io.StringIO()), "build default")
     for i in range(1, 101):
         progress(f"[{i}/100] Compiling C object foo{i}.o")
