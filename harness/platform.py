@@ -9,5 +9,7 @@ GIB = 1024 * MIB
 # The firmware (-bios) is mapped so that it ends here; the reset vector is 16 bytes below.
 FIRMWARE_TOP = 4 * GIB
 RESET_VECTOR = FIRMWARE_TOP - 16
+# Conventional memory ends where the legacy VGA window starts.
+VGA_HOLE = 0xA0000
 # Real mode's 1 MiB: the legacy BIOS area and its alias of the firmware end here.
 LOW_MEMORY_END = 1 * MIB

@@ -7,7 +7,7 @@ the agent build (`harness.build.agent_image`) writes next to the objects.
 
 from __future__ import annotations
 
-from harness.platform import KIB, MIB
+from harness.platform import KIB, MIB, VGA_HOLE
 
 # Longest command line the agent reads; a longer one is answered ERR line-too-long.
 MAX_LINE = 8300
@@ -15,7 +15,7 @@ MAX_LINE = 8300
 # a file name), and the agent's DMA chunk.
 MAX_WRITE_BYTES = 4096
 # The agent's own RAM is [0, MEMORY_END): `mwrite`/`mfill`/`load` refuse it.
-MEMORY_END = 0xA0000
+MEMORY_END = VGA_HOLE
 # Largest file `read` streams, largest `mread`, bytes per `data` line.
 READ_MAX = 1 * MIB
 MREAD_MAX = 16 * MIB

@@ -46,6 +46,7 @@ from harness.interface.v6 import (
 )
 from harness.interface.v6_device import DMA_ERROR
 from harness.interface.v6_rules import DeviceModel
+from harness.platform import VGA_HOLE
 
 DEVICE_FILES = tuple(FILE_SIZES)
 ALL_FILES = (*DEVICE_FILES, READ_ONLY_FILE, MISSING_FILE)
@@ -128,8 +129,8 @@ class OpGenerator:
             *(img.addr for img in self.model.images),
             rng.randrange(0x100000, ram_top) & ~0xFFF,
             rng.randrange(0, ram_top),
-            rng.randrange(0, 0xA0000),
-            0xA0000 - GRANULE,
+            rng.randrange(0, VGA_HOLE),
+            VGA_HOLE - GRANULE,
             ram_top - GRANULE,
             ram_top - 0x1000,
             ram_top,

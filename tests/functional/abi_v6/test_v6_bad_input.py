@@ -36,13 +36,12 @@ from harness.interface.v6 import (
     REGION_TOP,
 )
 from harness.interface.v6_device import DMA_ERROR, V6Device
-from harness.platform import KIB, MIB
+from harness.platform import KIB, MIB, VGA_HOLE
 
 REGION = 256 * KIB
 PAGE = 4 * KIB
 IOAPIC = 0xFEC00000
 HPET = 0xFED00000
-VGA_HOLE = 0xA0000
 ONE_TIB = 1 << 40
 ACCEPT, REJECT = True, False
 # A state the guest reads back: the four numeric files.
