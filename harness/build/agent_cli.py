@@ -22,7 +22,7 @@ def _parse_size(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m harness.build.agent_image",
+        prog="python -m harness.build.agent_cli",
         description="Build a guest agent firmware image.",
     )
     parser.add_argument(
