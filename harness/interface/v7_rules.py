@@ -1,0 +1,167 @@
+"""The rules of the v7 device as a model: its state, and what writes and cold resets do.
+
+Pure logic, no QEMU, in the order of the interface text: a write is checked
+for BAD_WRITE, DISABLED, BAD_CONTROL, BAD_SIZE, BAD_RANGE (image, then
+opaque) and stops at the first failure, changing only `status`; a cold reset
+applies an armed image (or fails with APPLY_FAIL), or restores the host's
+firmware when CTL_HOST_FW is set without an image. The functional tests and
+the hostile run predict what the guest reads back with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import Enum
+
+from harness.interface.encoding import U64_MAX
+from harness.interface.memory_map import RamMap
+from harness.interface.v7 import (
+    CAP_ROM_RESIZE,
+    CTL_DISABLE,
+    CTL_HOST_FW,
+    FILE_SIZE,
+    FORMAT_MASK,
+    FORMAT_PLATFORM_ROM,
+    GRANULE,
+    Status,
+)
+from harness.interface.v7_struct import Fields
+
+# The formats this series offers (never FORMAT_IGVM).
+OFFERED_FORMATS = FORMAT_PLATFORM_ROM
+CONTROL_BITS = CTL_DISABLE | CTL_HOST_FW
+
+
+def wraps(addr: int, size: int) -> bool:
+    """Whether [addr, addr + size) goes past 2^64."""
+    return addr + size > U64_MAX + 1
+
+
+class ResetOutcome(Enum):
+    """What a cold reset did to the firmware region."""
+
+    NOTHING = "nothing"
+    APPLIED = "applied"
+    APPLY_FAIL = "apply-fail"
+    HOST_FW_RESTORED = "host-fw-restored"
+
+
+@dataclass
+class V7Model:
+    """The state in effect of a v7 device (`fields`) and its rules.
+
+    `ram` is guest RAM; `rewritten` are the ranges -device loader writes at
+    reset, which an image may not overlap.
+    """
+
+    rom_size: int
+    ram: RamMap
+    rom_resize: bool = True
+    rewritten: tuple[tuple[int, int], ...] = ()
+    fields: Fields = field(default_factory=Fields)
+
+    def __post_init__(self) -> None:
+        self.fields = replace(
+            self.fields,
+            capabilities=self.capabilities,
+            fw_rom_size=self.rom_size,
+        )
+
+    @property
+    def capabilities(self) -> int:
+        return OFFERED_FORMATS | (CAP_ROM_RESIZE if self.rom_resize else 0)
+
+    @property
+    def locked(self) -> bool:
+        return bool(self.fields.control & CTL_DISABLE)
+
+    @property
+    def armed(self) -> bool:
+        return bool(self.fields.control & FORMAT_PLATFORM_ROM)
+
+    @property
+    def restore_due(self) -> bool:
+        """CTL_HOST_FW without an image: the next cold reset restores the host's firmware."""
+        return bool(self.fields.control & CTL_HOST_FW) and not self.armed
+
+    def check_control(self, w: Fields) -> bool:
+        formats = w.control & FORMAT_MASK
+        if w.control & ~(FORMAT_MASK | CONTROL_BITS):
+            return False
+        if formats & (formats - 1) or formats & ~OFFERED_FORMATS:
+            return False
+        return bool(formats) or not (w.fw_image_addr or w.fw_image_size)
+
+    def check_size(self, size: int) -> bool:
+        if size == 0 or size % GRANULE or size > self.rom_size:
+            return False
+        return size == self.rom_size or self.rom_resize
+
+    def check_range(self, addr: int, size: int) -> bool:
+        if addr == 0 or wraps(addr, size) or not self.ram.contains(addr, size):
+            return False
+        return not any(addr < end and start < addr + size for start, end in self.rewritten)
+
+    def verdict(self, data: bytes, offset: int = 0) -> Status:
+        """The status of a write of `data` at `offset`, checked in the interface's order."""
+        if offset != 0 or len(data) != FILE_SIZE:
+            return Status.BAD_WRITE
+        if self.locked:
+            return Status.DISABLED
+        w = Fields.unpack(data)
+        if not self.check_control(w):
+            return Status.BAD_CONTROL
+        if w.control & FORMAT_PLATFORM_ROM:
+            if not self.check_size(w.fw_image_size):
+                return Status.BAD_SIZE
+            if not self.check_range(w.fw_image_addr, w.fw_image_size):
+                return Status.BAD_RANGE
+        if wraps(w.opaque_addr, w.opaque_size):
+            return Status.BAD_RANGE
+        return Status.OK
+
+    def write(self, data: bytes, offset: int = 0) -> Status:
+        """Apply a guest write the device receives; return the status it leaves."""
+        status = self.verdict(data, offset)
+        if status is Status.OK:
+            w = Fields.unpack(data)
+            self.fields = replace(
+                self.fields,
+                status=status,
+                control=w.control,
+                fw_image_addr=w.fw_image_addr,
+                fw_image_size=w.fw_image_size,
+                opaque_addr=w.opaque_addr,
+                opaque_size=w.opaque_size,
+            )
+        else:
+            self.fields = replace(self.fields, status=status)
+        return status
+
+    def reset(self, ram_now: RamMap | None = None) -> ResetOutcome:
+        """Apply a cold reset. `ram_now`: guest RAM at the reset, if it changed (unplug)."""
+        ram = ram_now or self.ram
+        control = self.fields.control
+        lock = control & CTL_DISABLE
+        status = Status.OK
+        due_after = False
+        outcome = ResetOutcome.NOTHING
+        if self.armed:
+            addr, size = self.fields.fw_image_addr, self.fields.fw_image_size
+            if ram.contains(addr, size):
+                outcome = ResetOutcome.APPLIED
+                due_after = bool(control & CTL_HOST_FW)
+            else:
+                outcome = ResetOutcome.APPLY_FAIL
+                status = Status.APPLY_FAIL
+        elif control & CTL_HOST_FW:
+            outcome = ResetOutcome.HOST_FW_RESTORED
+            lock = 0
+        self.fields = replace(
+            self.fields,
+            status=status,
+            control=lock | (CTL_HOST_FW if due_after else 0),
+            fw_image_addr=0,
+            fw_image_size=0,
+        )
+        return outcome
