@@ -517,25 +517,32 @@ static void cmd_exit(int argc, char **argv)
 	reply_err("no-debug-exit", NULL);
 }
 
+static void cmd_help(int argc, char **argv);
+
+/* The commands and their usage lines come from agent_protocol.h. */
+#define AGENT_COMMAND_ENTRY(name, usage) { #name, usage, cmd_##name },
 static const struct {
 	const char *name;
+	const char *usage;
 	void (*fn)(int argc, char **argv);
 } commands[] = {
-	{ "info", cmd_info },
-	{ "files", cmd_files },
-	{ "read", cmd_read },
-	{ "readq", cmd_readq },
-	{ "write", cmd_write },
-	{ "writeq", cmd_writeq },
-	{ "writeb", cmd_writeb },
-	{ "load", cmd_load },
-	{ "mread", cmd_mread },
-	{ "mwrite", cmd_mwrite },
-	{ "mfill", cmd_mfill },
-	{ "crc", cmd_crc },
-	{ "reset", cmd_reset },
-	{ "exit", cmd_exit },
+	AGENT_COMMANDS(AGENT_COMMAND_ENTRY)
 };
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void cmd_help(int argc, char **argv)
+{
+	unsigned int i;
+
+	(void)argc;
+	(void)argv;
+	for (i = 0; i < N_COMMANDS; i++) {
+		serial_puts(AGENT_HELP_LINE " ");
+		serial_puts(commands[i].usage);
+		serial_puts("\n");
+	}
+	reply_ok_dec(N_COMMANDS);
+}
 
 static void run_line(char *s)
 {
@@ -558,7 +565,7 @@ static void run_line(char *s)
 	}
 	if (!argc)
 		return;                         /* blank line: no reply */
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+	for (i = 0; i < N_COMMANDS; i++) {
 		if (!strcmp(argv[0], commands[i].name)) {
 			commands[i].fn(argc, argv);
 			return;

@@ -19,6 +19,7 @@ from harness.guest.protocol import (
     BANNER_MAGIC,
     BANNER_PATTERN,
     GUEST_RESET_METHODS,
+    HELP_LINE,
     MAX_WRITE_BYTES,
     READY,
 )
@@ -166,6 +167,16 @@ class AgentClient:
         if len(reply.data) != 1:
             raise ProtocolViolation(f"info: expected one banner line, got {reply.data!r}")
         return parse_banner(reply.data[0])
+
+    def help(self) -> list[str]:
+        """The agent's command list: one usage line per command."""
+        reply = self.check("help")
+        usages = [line.removeprefix(HELP_LINE + " ") for line in reply.data]
+        if reply.text.strip() != str(len(usages)) or any(
+            not line.startswith(HELP_LINE + " ") for line in reply.data
+        ):
+            raise ProtocolViolation(f"help: unexpected reply {reply.data!r} 'OK {reply.text}'")
+        return usages
 
     def files(self) -> list[FwCfgEntry]:
         reply = self.check("files")

@@ -29,6 +29,25 @@ READY = "READY"
 GUEST_RESET_METHODS = ("cf9", "kbd", "triple")
 HOST_RESET_METHOD = "qmp"
 RESET_METHODS = (*GUEST_RESET_METHODS, HOST_RESET_METHOD)
+# The agent's commands and their usage, as `help` lists them (one `command` line each).
+COMMANDS: dict[str, str] = {
+    "help": "help",
+    "info": "info",
+    "files": "files",
+    "read": "read <name>",
+    "readq": "readq <name>",
+    "write": "write <name> <hex bytes>",
+    "writeq": "writeq <name> <value>",
+    "writeb": "writeb <name> <value>",
+    "load": "load <name> <addr>",
+    "mread": "mread <addr> <len>",
+    "mwrite": "mwrite <addr> <hex bytes>",
+    "mfill": "mfill <addr> <len> <byte>",
+    "crc": "crc <addr> <len>",
+    "reset": f"reset {'|'.join(GUEST_RESET_METHODS)}",
+    "exit": "exit <code>",
+}
+HELP_LINE = "command"
 # Where tests load a next image: above the agent's memory and the BIOS area.
 LOAD_ADDR = 16 * MIB
 # An agent image: 64 KiB .. 16 MiB in 64 KiB steps.
@@ -67,6 +86,9 @@ def c_header() -> str:
         **{f"AGENT_RESET_{m.upper()}": f'"{m}"' for m in GUEST_RESET_METHODS},
     }
     body = "".join(f"#define {name} {value}\n" for name, value in defines.items())
+    # An X-macro: the command table (main.c) and `help` come from COMMANDS.
+    entries = " \\\n".join(f'\tX({name}, "{usage}")' for name, usage in COMMANDS.items())
+    body += f'#define AGENT_HELP_LINE "{HELP_LINE}"\n#define AGENT_COMMANDS(X) \\\n{entries}\n'
     return (
         "/* Generated from harness/guest/protocol.py at agent build time: do not edit. */\n"
         "#ifndef AGENT_PROTOCOL_H\n#define AGENT_PROTOCOL_H\n"

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from harness.interface import v6
+from harness.interface import v6, v7
 from harness.interface.declaration import AbiDeclaration
 
-ABIS: Mapping[str, AbiDeclaration] = {v6.ABI.name: v6.ABI}
+ABIS: Mapping[str, AbiDeclaration] = {v6.ABI.name: v6.ABI, v7.ABI.name: v7.ABI}
 ABI_NAMES: tuple[str, ...] = tuple(ABIS)
 
 

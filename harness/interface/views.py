@@ -7,8 +7,9 @@ from collections.abc import Callable, Mapping
 from harness.guest.agent_client import AgentClient
 from harness.interface.device import DeviceView
 from harness.interface.v6_device import V6Device
+from harness.interface.v7_device import V7Device
 
-VIEWS: Mapping[str, Callable[[AgentClient], DeviceView]] = {"v6": V6Device}
+VIEWS: Mapping[str, Callable[[AgentClient], DeviceView]] = {"v6": V6Device, "v7": V7Device}
 
 
 def device_view(abi: str, agent: AgentClient) -> DeviceView:

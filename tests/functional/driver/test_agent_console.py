@@ -6,7 +6,7 @@ import pytest
 from vms import STAGE1, Booter
 
 from harness.guest.agent_client import Reply
-from harness.guest.protocol import MAX_LINE
+from harness.guest.protocol import COMMANDS, MAX_LINE
 from harness.interface.v6 import BIOS_ADDR, FILE_PREFIX
 from harness.machine.console import ConsoleTimeout
 
@@ -49,3 +49,11 @@ def test_nul_byte_gets_error(boot: Booter) -> None:
     assert b.agent.info().identity == STAGE1
     assert reply is not None, "no reply at all to a line with a NUL byte"
     assert not reply.ok
+
+
+@pytest.mark.core
+def test_help_lists_every_command(boot: Boot) -> None:
+    usages = boot().agent.help()
+    assert usages == list(COMMANDS.values())
+    assert "read <name>" in usages
+    assert "help" in usages
