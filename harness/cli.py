@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -25,7 +26,7 @@ from harness.machine.cmdline import ACCELS, MACHINES
 from harness.runner import Runner
 from harness.tree.series import DEFAULT_BRANCH
 from harness.tree.source import DEFAULT_TARBALL
-from harness.workdir import Workdir
+from harness.workdir import DEFAULT_SERIES, SERIES, Workdir
 from harness.workflows.workers import cpus, workers_arg
 
 Command = Callable[[argparse.Namespace, Workdir, Runner], int]
@@ -71,6 +72,22 @@ def add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
     )
 
 
+ALL_SERIES = "all"
+
+
+def add_series(parser: argparse.ArgumentParser, *, every: bool = False) -> None:
+    """--series: which patch series (= device ABI) the command works on."""
+    default = os.environ.get("SERIES") or (ALL_SERIES if every else DEFAULT_SERIES)
+    choices = (*SERIES, ALL_SERIES) if every else SERIES
+    parser.add_argument(
+        "--series",
+        choices=choices,
+        default=default,
+        help=f"patch series patches/<series>/ and its tree .work/<series>/ "
+        f"(default: $SERIES, else {ALL_SERIES if every else DEFAULT_SERIES})",
+    )
+
+
 def add_source(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--qemu-src",
@@ -105,7 +122,7 @@ def add_build(parser: argparse.ArgumentParser, *, fuzz_profile: bool = False) ->
         const="asan",
         help="same as --profile asan (AddressSanitizer + UBSan)",
     )
-    parser.add_argument("--build-dir", type=Path, help="default: .work/build/<profile>")
+    parser.add_argument("--build-dir", type=Path, help="default: .work/<series>/build/<profile>")
     parser.add_argument("-j", "--jobs", type=int, default=2, help="parallel jobs (default 2)")
 
 
@@ -215,9 +232,12 @@ def make_parser() -> argparse.ArgumentParser:
     add_common(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, func: Command, help_text: str) -> argparse.ArgumentParser:
+    def command(
+        name: str, func: Command, help_text: str, *, every_series: bool = False
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         add_common(p, top=False)
+        add_series(p, every=every_series)
         add_source(p)
         p.set_defaults(func=func)
         return p
@@ -225,13 +245,17 @@ def make_parser() -> argparse.ArgumentParser:
     command("fetch", _lazy("commands", "fetch"), "get the QEMU tree (checkout, tarball or URL)")
 
     p = command(
-        "apply", _lazy("commands", "apply"), "put patches/ on a branch of the QEMU tree (git am)"
+        "apply",
+        _lazy("commands", "apply"),
+        "put patches/<series>/ on a branch of the series' QEMU tree (git am)",
     )
     add_branch(p)
     p.add_argument("--force", action="store_true", help="replace a branch with foreign commits")
 
     p = command(
-        "export", _lazy("commands", "export"), "write the branch back to patches/ (format-patch)"
+        "export",
+        _lazy("commands", "export"),
+        "write the branch back to patches/<series>/ (format-patch)",
     )
     add_branch(p)
 
@@ -250,13 +274,14 @@ def make_parser() -> argparse.ArgumentParser:
     command(
         "checkpatch",
         _lazy("commands", "check_patches"),
-        "run the tree's scripts/checkpatch.pl on patches/",
+        "run the tree's scripts/checkpatch.pl on patches/<series>/",
     )
 
     p = command(
         "check",
         _lazy("pipeline", "check"),
-        "unit tests, fetch, apply, build, in-tree suite, functional tests",
+        "unit tests, then fetch, apply, build, in-tree suite, functional tests per series",
+        every_series=True,
     )
     add_branch(p)
     add_build(p)
@@ -315,7 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, interrupted)
     runner = Runner(verbose=args.verbose > 0)
     try:
-        return int(args.func(args, Workdir.default(), runner))
+        series = args.series if args.series in SERIES else DEFAULT_SERIES
+        return int(args.func(args, Workdir.default(series), runner))
     except HarnessError as exc:
         print(exc.render(), file=sys.stderr)
         return EXIT_ERROR

@@ -1,4 +1,13 @@
-"""Paths the toolkit uses: the repository, its patches and the ``.work`` directory."""
+"""Paths the toolkit uses: the repository, its series and the ``.work`` directory.
+
+The repository holds one patch series per device ABI, ``patches/<series>/``.
+Each series gets its own QEMU tree and build directories below
+``.work/<series>/``; both sit at the same relative place to each other
+(``build/<profile>`` beside ``src/qemu-<version>``), so with ccache's base
+directory at ``.work`` the compiler command lines of the two series are the
+same and the second series' build is mostly cache hits. Downloads and agent
+payloads are shared.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +16,12 @@ from pathlib import Path
 
 import harness
 
-# The directory of the series in the repository. `Workdir.patches` is the one place that
-# turns it into a path: for several series (patches/<series>/) change that property.
+# The directory of the series in the repository: one subdirectory per series.
 SERIES_DIR = "patches"
+# The series the repository carries, oldest first; commands work on DEFAULT_SERIES unless
+# told otherwise (--series, $SERIES), `check` on all of them.
+SERIES = ("v6", "v7")
+DEFAULT_SERIES = "v7"
 
 
 def find_repo_root() -> Path:
@@ -22,13 +34,22 @@ def find_repo_root() -> Path:
 
 @dataclass(frozen=True)
 class Workdir:
-    """Everything below ``<repo>/.work`` plus the repository-level inputs."""
+    """Everything below ``<repo>/.work`` plus the repository-level inputs, for one series."""
 
     repo: Path
+    series: str = DEFAULT_SERIES
+
+    def __post_init__(self) -> None:
+        if self.series not in SERIES:
+            raise ValueError(f"unknown series {self.series!r}: the series are {', '.join(SERIES)}")
 
     @classmethod
-    def default(cls) -> Workdir:
-        return cls(find_repo_root())
+    def default(cls, series: str = DEFAULT_SERIES) -> Workdir:
+        return cls(find_repo_root(), series)
+
+    def for_series(self, series: str) -> Workdir:
+        """The same repository and .work, another series."""
+        return Workdir(self.repo, series)
 
     @property
     def root(self) -> Path:
@@ -38,11 +59,16 @@ class Workdir:
     def patches(self) -> Path:
         """The series directory: where apply, export, rebase-check, checkpatch and the
         interface header check find the patch files. Every caller asks here."""
-        return self.repo / SERIES_DIR
+        return self.repo / SERIES_DIR / self.series
+
+    @property
+    def series_root(self) -> Path:
+        """``.work/<series>``: this series' QEMU tree, builds and logs."""
+        return self.root / self.series
 
     @property
     def src(self) -> Path:
-        return self.root / "src"
+        return self.series_root / "src"
 
     @property
     def downloads(self) -> Path:
@@ -50,7 +76,12 @@ class Workdir:
 
     @property
     def logs(self) -> Path:
-        return self.root / "logs"
+        return self.series_root / "logs"
+
+    @property
+    def payloads(self) -> Path:
+        """Agent images: they do not depend on the series."""
+        return self.root / "payloads"
 
     @property
     def shared_qemu(self) -> Path:
@@ -58,7 +89,7 @@ class Workdir:
         return self.repo.parent / "shared" / "qemu"
 
     def build_dir(self, profile: str) -> Path:
-        return self.root / "build" / profile
+        return self.series_root / "build" / profile
 
     def log(self, name: str) -> Path:
         self.logs.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,8 @@ class AbiDeclaration:
     # The region's last `low_alias_size` bytes also show below `low_alias_end` (1 MiB).
     low_alias_size: int
     low_alias_end: int
+    # The -device property that turns the resize capability off.
+    resize_property: str
     # Whether the lock (disable) outlasts a cold reset (v6: every cold reset clears it).
     lock_survives_reset: bool
     # Whether an image armed before the lock still applies at the next cold reset.

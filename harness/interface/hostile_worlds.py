@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from harness.interface import v6_hostile
+from harness.interface import v6_hostile, v7_hostile
 from harness.interface.hostile import Start
 
-WORLDS: Mapping[str, Start] = {"v6": v6_hostile.start}
+WORLDS: Mapping[str, Start] = {"v6": v6_hostile.start, "v7": v7_hostile.start}

@@ -77,6 +77,7 @@ ABI = AbiDeclaration(
     region_top=REGION_TOP,
     low_alias_size=LOW_ALIAS_SIZE,
     low_alias_end=LOW_ALIAS_END,
+    resize_property=RESIZE_PROPERTY,
     lock_survives_reset=False,
     armed_image_applies_when_locked=False,
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from harness.interface.declaration import AbiDeclaration, FwCfgFile
+from harness.interface.declaration import AbiDeclaration, DeviceFile
 from harness.platform import FIRMWARE_TOP, KIB, LOW_MEMORY_END
 
 NAME = "v7"
@@ -90,11 +90,12 @@ ABI = AbiDeclaration(
     name=NAME,
     header=HEADER,
     header_defines=HEADER_DEFINES,
-    files=(FwCfgFile(FILE, FILE_SIZE, guest_writable=True),),
+    files=(DeviceFile(FILE, FILE_SIZE, guest_writable=True),),
     granule=GRANULE,
     region_top=REGION_TOP,
     low_alias_size=LOW_ALIAS_SIZE,
     low_alias_end=LOW_ALIAS_END,
+    resize_property=RESIZE_PROPERTY,
     lock_survives_reset=True,
     armed_image_applies_when_locked=True,
 )

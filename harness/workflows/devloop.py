@@ -48,7 +48,7 @@ def firmware_image(args: argparse.Namespace, workdir: Workdir) -> Path:
         if not args.image.is_file():
             raise HarnessError("run", f"image not found: {args.image}", path=args.image)
         return args.image
-    return build_agent(args.agent_size, "run", workdir.root / "payloads" / "run")
+    return build_agent(args.agent_size, "run", workdir.payloads / "run")
 
 
 def run_config(qemu: Path, image: Path, args: argparse.Namespace) -> VMConfig:
@@ -96,14 +96,23 @@ def run(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
 def test(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
     """``vmfwupdate test -k PATTERN``: rebuild what changed, run the matching tests."""
     qemu = up_to_date_binary(args, workdir, runner)
-    cmd = pytest_command(args, qemu)
+    cmd = pytest_command(args, qemu, workdir.series)
     logger.info(f"+ {shlex.join(cmd)}")
     return subprocess.call(cmd, cwd=workdir.repo)
 
 
-def pytest_command(args: argparse.Namespace, qemu: Path) -> list[str]:
-    """The pytest run of ``vmfwupdate test``: selection, accelerator, workers."""
-    base = [sys.executable, "-m", "pytest", "tests/functional", "--qemu-bin", str(qemu)]
+def pytest_command(args: argparse.Namespace, qemu: Path, series: str) -> list[str]:
+    """The pytest run of ``vmfwupdate test``: the series' ABI and binary, selection,
+    accelerator, workers."""
+    base = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "tests/functional",
+        "--abi",
+        series,
+        f"--qemu-bin={qemu}",
+    ]
     selection: list[str] = []
     if args.keyword:
         selection += ["-k", args.keyword]

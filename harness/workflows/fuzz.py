@@ -45,7 +45,7 @@ class Place:
 
 
 def place(workdir: Workdir, config: str, corpus: Path | None, several: bool) -> Place:
-    root = workdir.root / "fuzz" / config
+    root = workdir.series_root / "fuzz" / config
     if corpus is None:
         corpus = root / "corpus"
     elif several:

@@ -14,7 +14,7 @@ from harness.build import qemu
 from harness.errors import HarnessError
 from harness.runner import Runner
 from harness.tree import series, source
-from harness.workdir import Workdir
+from harness.workdir import SERIES, Workdir
 from harness.workflows import workers
 from harness.workflows.prepare import build_tree, qemu_tree
 from harness.workflows.step_report import StepResult, junit_counts, meson_counts, render_summary
@@ -22,6 +22,8 @@ from harness.workflows.step_report import StepResult, junit_counts, meson_counts
 logger = logging.getLogger(__name__)
 
 SUITE = "vmfwupdate"
+# --series value of `check` that runs every series.
+ALL_SERIES = "all"
 
 
 class Skipped(Exception):
@@ -125,6 +127,8 @@ def has_tests(directory: Path) -> bool:
 
 
 def check(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
+    """Unit tests once, then fetch, apply, build, in-tree suite and functional tests for each
+    series (--series, default all: v6 then v7); one summary row per series and step."""
     results: list[StepResult] = []
     total_start = time.monotonic()
     if args.skip_unit:
@@ -132,7 +136,22 @@ def check(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
     else:
         logger.info("==> unit")
         results.append(run_pytest(runner, workdir, "unit", "tests/unit", []))
+    for name in selected_series(args):
+        check_series(args, workdir.for_series(name), runner, results)
+    summary(results, runner, workdir, time.monotonic() - total_start)
+    return 1 if any(r.status == "FAIL" for r in results) else 0
 
+
+def selected_series(args: argparse.Namespace) -> tuple[str, ...]:
+    chosen = getattr(args, "series", ALL_SERIES)
+    return SERIES if chosen == ALL_SERIES else (chosen,)
+
+
+def check_series(
+    args: argparse.Namespace, workdir: Workdir, runner: Runner, results: list[StepResult]
+) -> None:
+    """The steps of one series, each named `<series> <step>` in the summary."""
+    prefix = f"{workdir.series} "
     state: dict[str, object] = {}
 
     def do_fetch() -> str:
@@ -160,48 +179,52 @@ def check(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
         how = "configured and built" if result.configured else "incremental"
         return f"{args.profile} profile, {how}: {result.qemu}"
 
-    ok = timed(results, runner, "fetch", do_fetch)
-    ok = ok and timed(results, runner, "apply", do_apply)
-    ok = ok and timed(results, runner, "build", do_build)
-    if ok:
-        built = state["build"]
-        assert isinstance(built, qemu.BuildResult)
-        results[-1].log = built.log
-        logger.info("==> in-tree")
-        start = time.monotonic()
-        try:
-            results.append(in_tree_suite(runner, workdir, built.build_dir, args.jobs))
-        except Skipped as why:
-            results.append(StepResult("in-tree", "SKIP", time.monotonic() - start, str(why)))
-        functional = workdir.repo / "tests" / "functional"
-        if args.skip_functional:
-            results.append(StepResult("functional", "SKIP", 0.0, "--skip-functional given"))
-        elif not has_tests(functional):
-            results.append(
-                StepResult("functional", "SKIP", 0.0, "tests/functional has no tests yet")
-            )
-        else:
-            logger.info("==> functional")
-            results.append(
-                run_pytest(
-                    runner,
-                    workdir,
-                    "functional",
-                    "tests/functional",
-                    [
-                        "--qemu-bin",
-                        str(built.qemu),
-                        *(["--hostile-long"] if args.long else []),
-                        *workers.pytest_args(args.test_jobs),
-                    ],
+    ok = timed(results, runner, prefix + "fetch", do_fetch)
+    ok = ok and timed(results, runner, prefix + "apply", do_apply)
+    ok = ok and timed(results, runner, prefix + "build", do_build)
+    if not ok:
+        for step in ("apply", "build", "in-tree", "functional"):
+            if not any(r.name == prefix + step for r in results):
+                results.append(
+                    StepResult(prefix + step, "SKIP", 0.0, "not run: an earlier step failed")
                 )
-            )
+        return
+    built = state["build"]
+    assert isinstance(built, qemu.BuildResult)
+    results[-1].log = built.log
+    logger.info(f"==> {prefix}in-tree")
+    start = time.monotonic()
+    try:
+        in_tree = in_tree_suite(runner, workdir, built.build_dir, args.jobs)
+    except Skipped as why:
+        in_tree = StepResult("in-tree", "SKIP", time.monotonic() - start, str(why))
+    in_tree.name = prefix + in_tree.name
+    results.append(in_tree)
+    functional = workdir.repo / "tests" / "functional"
+    if args.skip_functional:
+        results.append(StepResult(prefix + "functional", "SKIP", 0.0, "--skip-functional given"))
+    elif not has_tests(functional):
+        results.append(
+            StepResult(prefix + "functional", "SKIP", 0.0, "tests/functional has no tests yet")
+        )
     else:
-        for name in ("apply", "build", "in-tree", "functional"):
-            if not any(r.name == name for r in results):
-                results.append(StepResult(name, "SKIP", 0.0, "not run: an earlier step failed"))
-    summary(results, runner, workdir, time.monotonic() - total_start)
-    return 1 if any(r.status == "FAIL" for r in results) else 0
+        logger.info(f"==> {prefix}functional")
+        step = run_pytest(
+            runner,
+            workdir,
+            "functional",
+            "tests/functional",
+            [
+                "--abi",
+                workdir.series,
+                f"--qemu-bin={built.qemu}",
+                f"--vm-log-dir={workdir.logs / 'functional'}",
+                *(["--hostile-long"] if args.long else []),
+                *workers.pytest_args(args.test_jobs),
+            ],
+        )
+        step.name = prefix + step.name
+        results.append(step)
 
 
 def summary(results: list[StepResult], runner: Runner, workdir: Workdir, seconds: float) -> None:

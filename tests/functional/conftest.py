@@ -1,10 +1,13 @@
 """Fixtures and options for the functional suite (real QEMU, real guest agent).
 
 Options:
-  --qemu-bin PATH      QEMU to test (default <repo>/.work/build/default/qemu-system-x86_64)
+  --qemu-bin PATH      QEMU to test, with a single --abi (default: the series' own build,
+                       <repo>/.work/<series>/build/default/qemu-system-x86_64)
   --accel tcg|kvm|all  accelerators to run (default all; kvm skipped with the reason
                        when /dev/kvm cannot be opened read-write)
-  --abi NAME|all       device ABIs the ABI-neutral flows (flows/) run for (default all)
+  --abi NAME|all       device ABIs (one per series: v6, v7) to test (default all): the
+                       ABI-neutral flows (flows/) run once per ABI on that series' binary;
+                       abi_<name>/ and driver/ (pinned to v6) run when their ABI is chosen
   --vm-log-dir DIR     per-test QEMU logs (default <repo>/.work/logs/functional)
   --payload-dir DIR    agent images, kept between runs, one subdirectory per xdist worker
                        (default <repo>/.work/payloads/functional)
@@ -12,9 +15,10 @@ Options:
                        hostile-guest run: seed (replay), operation count, the long run
 
 Layout: flows/ are the ABI-neutral flows, run once per device ABI (the `abi`
-parameter, like `machine` and `accel`) through the ABI's device view; abi_v6/
-are the v6 layout's own checks (its five files, their sizes and rules);
-driver/ tests the driver, the agent console and QEMU's command-line refusals.
+parameter, like `machine` and `accel`) through the ABI's device view, each on
+the QEMU built from that ABI's series; abi_v6/ and abi_v7/ are each layout's
+own checks (v6: the five files; v7: the structure, its status codes, the
+one-boot trial); driver/ tests the driver and the agent console.
 
 Markers: tests mark their core checks `core`; `quick` is set on the core
 checks that do not use KVM (the quick run stays under a minute) and `slow` on
@@ -37,12 +41,20 @@ if str(REPO) not in sys.path:  # the suite runs from a checkout, installed or no
 
 from vms import Booter, Payloads, VMFactory  # noqa: E402
 
+from harness.build.qemu import PROFILES  # noqa: E402
+from harness.interface import v6  # noqa: E402
 from harness.interface.abis import ABI_NAMES  # noqa: E402
 from harness.machine.cmdline import ACCELS, MACHINES  # noqa: E402
 from harness.machine.host import kvm_usable  # noqa: E402
+from harness.workdir import Workdir  # noqa: E402
 
 LOG_DIRS = pytest.StashKey[list[Path]]()
-FLOWS = Path(__file__).resolve().parent / "flows"
+HERE = Path(__file__).resolve().parent
+FLOWS = HERE / "flows"
+ABI_DIR_PREFIX = "abi_"
+DRIVER_DIR = "driver"
+DRIVER_ABI = v6.NAME
+QEMU_BINARY = PROFILES["default"].binary
 KVM_CORE_ONLY = (
     "not a core check: extra cases (more rejection rules, sizes, fw_cfg slots) run on "
     "TCG only; KVM runs the core checks of every flow, which keeps the KVM run short"
@@ -53,8 +65,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("vmfwupdate functional tests")
     group.addoption(
         "--qemu-bin",
-        default=str(REPO / ".work" / "build" / "default" / "qemu-system-x86_64"),
-        help="QEMU binary built from the series (default: %(default)s)",
+        default=None,
+        help="QEMU binary built from the series of the one --abi chosen (default: that "
+        "series' default build, .work/<series>/build/default/qemu-system-x86_64)",
     )
     group.addoption(
         "--accel",
@@ -66,7 +79,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--abi",
         choices=(*ABI_NAMES, "all"),
         default="all",
-        help="device ABIs the flows in flows/ run for (default all: %(choices)s)",
+        help="device ABIs (= series) to test: the flows in flows/ run once per ABI, "
+        "abi_<name>/ and driver/ (v6) run when their ABI is chosen (default all: %(choices)s)",
     )
     group.addoption(
         "--vm-log-dir",
@@ -118,7 +132,25 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("accel", _accels(metafunc.config))
 
 
+def chosen_abis(config: pytest.Config) -> list[str]:
+    choice = config.getoption("--abi")
+    return list(ABI_NAMES) if choice == "all" else [choice]
+
+
+def pinned_abi(item: pytest.Item) -> str | None:
+    """The ABI a test outside flows/ is pinned to: abi_<name>/, or v6 for driver/."""
+    parts = Path(str(item.path)).relative_to(HERE).parts
+    if parts[0].startswith(ABI_DIR_PREFIX):
+        return parts[0].removeprefix(ABI_DIR_PREFIX)
+    return DRIVER_ABI if parts[0] == DRIVER_DIR else None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    chosen = chosen_abis(config)
+    other = [item for item in items if pinned_abi(item) not in (None, *chosen)]
+    if other:
+        config.hook.pytest_deselected(items=other)
+        items[:] = [item for item in items if item not in other]
     usable, reason = kvm_usable()
     for item in items:
         callspec = getattr(item, "callspec", None)
@@ -148,13 +180,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             report.sections.append(("QEMU logs (stderr, console, QMP, cmdline)", "\n".join(lines)))
 
 
-@pytest.fixture(scope="session")
-def qemu_bin(pytestconfig: pytest.Config) -> Path:
-    path = Path(pytestconfig.getoption("--qemu-bin")).resolve()
+@pytest.fixture
+def qemu_bin(pytestconfig: pytest.Config, abi: str) -> Path:
+    """The QEMU built from series `abi` (each device ABI has its own series and binary)."""
+    given = pytestconfig.getoption("--qemu-bin")
+    if given is not None and len(chosen_abis(pytestconfig)) > 1:
+        pytest.fail("--qemu-bin needs a single --abi: each ABI has its own binary", pytrace=False)
+    path = Path(given or Workdir(REPO, abi).build_dir("default") / QEMU_BINARY).resolve()
     if not path.is_file():
         pytest.fail(
-            f"QEMU binary {path} not found: build it first (make check-vmfwupdate builds "
-            f"it) or pass --qemu-bin PATH",
+            f"QEMU binary {path} (series {abi}) not found: build it first "
+            f"(`vmfwupdate build --series {abi}`; make check-vmfwupdate builds both) "
+            f"or pass --qemu-bin PATH",
             pytrace=False,
         )
     return path

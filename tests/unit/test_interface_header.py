@@ -1,4 +1,4 @@
-"""Each ABI's Python declaration against the device header of the series in patches/.
+"""Each ABI's Python declaration against the device header of its series, patches/<abi>/.
 
 The header is rebuilt from the patch files themselves (no QEMU tree needed),
 so a change to either side that the other does not follow fails here.
@@ -18,16 +18,18 @@ from harness.tree.patchfile import series_files
 from harness.tree.series_header import c_defines, file_from_series
 from harness.workdir import Workdir
 
-FILE_MACRO_PREFIX = "VMFWUPDATE_FILE_"
+# VMFWUPDATE_FILE (v7's one file) or VMFWUPDATE_FILE_<NAME> (v6's five).
+FILE_MACRO = "VMFWUPDATE_FILE"
 FILE_COUNT_MACRO = "VMFWUPDATE_FILE_COUNT"
 
 
-def series_dir() -> Path:
-    return Workdir.default().patches
+def series_dir(abi: AbiDeclaration) -> Path:
+    """Each device ABI is carried by the patch series of the same name."""
+    return Workdir.default(abi.name).patches
 
 
 def header_defines(abi: AbiDeclaration) -> dict[str, str | int]:
-    return c_defines(file_from_series(series_files(series_dir()), abi.header))
+    return c_defines(file_from_series(series_files(series_dir(abi)), abi.header))
 
 
 @pytest.mark.parametrize("name", list(ABIS))
@@ -56,7 +58,7 @@ def test_declared_files_are_the_header_files(name: str) -> None:
     in_header = {
         value
         for macro, value in header.items()
-        if macro.startswith(FILE_MACRO_PREFIX) and macro != FILE_COUNT_MACRO
+        if (macro == FILE_MACRO or macro.startswith(FILE_MACRO + "_")) and macro != FILE_COUNT_MACRO
     }
     declared = {f.name for f in abi.files}
     assert declared == in_header, (

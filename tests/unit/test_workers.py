@@ -50,12 +50,12 @@ def test_test_command_workers() -> None:
     unless -n says otherwise; pytest arguments after -- come last and win."""
     parser = make_parser()
     qemu = Path("/b/qemu-system-x86_64")
-    everything = pytest_command(parser.parse_args(["test", "-m", "quick"]), qemu)
-    assert everything[6:] == [*workers.pytest_args(None), "-m", "quick", "--accel", "tcg"]
-    loop = pytest_command(parser.parse_args(["test", "-k", "cf9", "--", "-x"]), qemu)
-    assert loop[6:] == ["-k", "cf9", "--accel", "tcg", "-x"]
-    spread = pytest_command(parser.parse_args(["test", "-k", "tcg", "-n", "2"]), qemu)
-    assert spread[6:] == ["-n", "2", "--dist", "worksteal", "-k", "tcg", "--accel", "tcg"]
+    everything = pytest_command(parser.parse_args(["test", "-m", "quick"]), qemu, "v7")
+    assert everything[7:] == [*workers.pytest_args(None), "-m", "quick", "--accel", "tcg"]
+    loop = pytest_command(parser.parse_args(["test", "-k", "cf9", "--", "-x"]), qemu, "v7")
+    assert loop[7:] == ["-k", "cf9", "--accel", "tcg", "-x"]
+    spread = pytest_command(parser.parse_args(["test", "-k", "tcg", "-n", "2"]), qemu, "v7")
+    assert spread[7:] == ["-n", "2", "--dist", "worksteal", "-k", "tcg", "--accel", "tcg"]
 
 
 def test_parallel_junit_counts_every_test_once(tmp_path: Path) -> None:

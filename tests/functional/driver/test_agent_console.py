@@ -52,7 +52,7 @@ def test_nul_byte_gets_error(boot: Booter) -> None:
 
 
 @pytest.mark.core
-def test_help_lists_every_command(boot: Boot) -> None:
+def test_help_lists_every_command(boot: Booter) -> None:
     usages = boot().agent.help()
     assert usages == list(COMMANDS.values())
     assert "read <name>" in usages

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from vms import DEFAULT_IMAGE_SIZE, STAGE1, Booter, VMFactory
 
-from harness.interface.v6 import RESIZE_PROPERTY
+from harness.interface.abis import abi as abi_declaration
 from harness.machine.cmdline import DEVICE
 
 # 128 + SIGABRT: QEMU aborted (an assertion) instead of refusing cleanly.
@@ -19,8 +19,8 @@ SIGABRT_STATUS = 128 + 6
 NOT_A_DEVICE = "is not a valid device model name"
 
 
-@pytest.fixture(scope="session")
-def device_present(qemu_bin: Path) -> None:
+@pytest.fixture
+def device_present(qemu_bin: Path, abi: str) -> None:
     """The QEMU under test has the device (else these tests would pass vacuously)."""
     proc = subprocess.run(
         [str(qemu_bin), "-device", f"{DEVICE},help"],
@@ -30,12 +30,20 @@ def device_present(qemu_bin: Path) -> None:
         check=False,
     )
     out = proc.stdout + proc.stderr
-    if proc.returncode != 0 or RESIZE_PROPERTY not in out or "disable" not in out:
+    resize_property = abi_declaration(abi).resize_property
+    if proc.returncode != 0 or resize_property not in out or "disable" not in out:
         pytest.fail(
             f"{qemu_bin} has no usable vmfwupdate device (-device vmfwupdate,help exited "
             f"{proc.returncode}): {out.strip()[:300]}",
             pytrace=False,
         )
+
+
+# Files a user adds with -fw_cfg: with them, 16 slots cannot hold the files of the machine,
+# vmcoreinfo, vmgenid and the device (five files in v6, one in v7), whichever is added last.
+USER_FILES = tuple(
+    arg for i in range(12) for arg in ("-fw_cfg", f"name=opt/org.vmfwtest/f{i},string=x")
+)
 
 
 def expect_refusal(vms: VMFactory, machine: str, accel: str, pattern: str, **cfg_kw: object) -> str:
@@ -136,7 +144,7 @@ def test_fw_cfg_file_slots_exhausted(
         r"vmfwupdate|x-file-slots",
         bios=boot.image(DEFAULT_IMAGE_SIZE, STAGE1),
         devices=("vmcoreinfo", "vmgenid", DEVICE),
-        extra_args=("-global", "fw_cfg_io.x-file-slots=0x10"),
+        extra_args=("-global", "fw_cfg_io.x-file-slots=0x10", *USER_FILES),
     )
 
 
