@@ -19,6 +19,7 @@ from harness import (
     series,
     source,
 )
+from harness.ci import cli as ci_cli
 from harness.errors import HarnessError
 from harness.run import Runner
 from harness.workdir import Workdir
@@ -140,6 +141,7 @@ def make_parser() -> argparse.ArgumentParser:
     add_source(p)
     add_build(p)
     devloop.add_test_options(p)
+    ci_cli.add_test_options(p)
 
     p = sub.add_parser(
         "fuzz", help="build the fuzz profile, run generic-fuzz on the device, report crashes"
@@ -147,6 +149,7 @@ def make_parser() -> argparse.ArgumentParser:
     add_common(p, top=False)
     add_source(p)
     fuzz.add_options(p)
+    ci_cli.add_commands(sub)
     return parser
 
 
@@ -159,6 +162,8 @@ def dispatch(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
         return devloop.test(args, workdir, runner)
     if args.command == "fuzz":
         return fuzz.run(args, workdir, runner)
+    if args.command in ci_cli.COMMANDS:
+        return ci_cli.dispatch(args, workdir, runner)
     spec = source.resolve_spec(args.qemu_src, workdir)
     tree = source.prepare(spec, workdir, runner, sha256=args.sha256)
     if args.command == "fetch":
