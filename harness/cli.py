@@ -141,7 +141,6 @@ def make_parser() -> argparse.ArgumentParser:
     add_source(p)
     add_build(p)
     devloop.add_test_options(p)
-    ci_cli.add_test_options(p)
 
     p = sub.add_parser(
         "fuzz", help="build the fuzz profile, run generic-fuzz on the device, report crashes"

@@ -187,4 +187,5 @@ def add_test_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-m", dest="marker", help="pytest -m marker expression, e.g. quick")
     parser.add_argument("--accel", choices=("tcg", "kvm", "all"), default="tcg", help="default tcg")
     parallel.add_workers_option(parser)
+    ci_cli.add_test_options(parser)  # --shard, --shard-durations
     parser.add_argument("pytest_args", nargs="*", help="after --: more pytest arguments")

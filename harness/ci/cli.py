@@ -59,13 +59,15 @@ def add_test_options(parser: argparse.ArgumentParser) -> None:
 
 
 def pytest_args(args: argparse.Namespace) -> list[str]:
+    # --opt=VALUE: before plugins are loaded, pytest takes the separate value of an option
+    # it does not know yet for a path argument and picks the rootdir from it
     out: list[str] = []
     spec = getattr(args, "shard", None)
     if spec is not None:
-        out += ["--shard", str(spec)]
+        out.append(f"--shard={spec}")
     durations = getattr(args, "shard_durations", None)
     if durations is not None:
-        out += ["--shard-durations", str(durations)]
+        out.append(f"--shard-durations={durations}")
     return out
 
 

@@ -245,6 +245,37 @@ def failure_text(result: MergeResult) -> str:
     return "\n".join(lines)
 
 
+def first(ids: Sequence[str]) -> str:
+    more = f" and {len(ids) - 1} more" if len(ids) > 1 else ""
+    return f"{ids[0]}{more}"
+
+
+def headline(result: MergeResult) -> str:
+    """One line naming what is wrong, with the first test concerned."""
+    parts = []
+    if result.missing:
+        parts.append(f"did not run: {first(result.missing)}")
+    if result.duplicates:
+        parts.append(f"ran more than once: {first(list(result.duplicates))}")
+    if result.unexpected:
+        parts.append(f"not collected by any shard: {first(result.unexpected)}")
+    if result.failed:
+        parts.append(f"failed: {first([c.test_id for c in result.failed])}")
+    if not parts:
+        parts.append(result.problems[0])
+    return "; ".join(parts)
+
+
+def hint(result: MergeResult) -> str:
+    if result.missing or result.duplicates or result.unexpected or result.problems:
+        return (
+            "every shard must collect the same tests and split them the same way: the same "
+            "checkout, options and --shard-durations file for all N shards (and every shard "
+            "job's report in the directories given); re-run the pipeline"
+        )
+    return "see the failed tests' shard logs and JUnit reports (artifacts of the shard jobs)"
+
+
 def summary(result: MergeResult, slowest: int = 10) -> str:
     cases = result.cases
     outcomes = Counter(c.outcome for c in cases)
@@ -322,12 +353,8 @@ def merge(
     if not result.ok:
         raise HarnessError(
             STEP,
-            "the shards did not run every collected test exactly once and green"
-            if (result.missing or result.duplicates or result.unexpected or result.problems)
-            else f"{len(result.failed)} test(s) failed",
-            details=text + "\n" + failure_text(result),
-            hint="a missing or duplicate test means the shards split different collections: "
-            "give all shards the same checkout, options and durations file, and re-run the "
-            "pipeline; a failed test: see its shard's log and JUnit report",
+            headline(result),
+            details=failure_text(result) + "\n" + text,
+            hint=hint(result),
         )
     return result, text

@@ -4,11 +4,14 @@ Loaded for every run from this checkout (``-p harness.ci.pytest_shard`` in pypro
 addopts), unit and functional suites alike. Options:
 
   --shard I/N             run shard I of N (1-based, GitLab's CI_NODE_INDEX/CI_NODE_TOTAL)
-  --shard-durations PATH  balance on these durations (a durations JSON written by
+  --shard-durations=PATH  balance on these durations (a durations JSON written by
                           ``vmfwupdate shards merge --durations-out``, or any JUnit XML of an
                           earlier run); a missing file falls back to balancing by test id
   --shard-manifest PATH   where to record what was collected and selected (default: beside
                           --junitxml, ``X.xml`` -> ``X.shard.json``)
+
+Give the path options as ``--opt=PATH``: pytest picks its rootdir before it loads plugins,
+and then takes a separate ``PATH`` of an option it does not know yet for a test path.
 
 The selection happens after every other ``pytest_collection_modifyitems`` (``-k``, ``-m``,
 the suites' own marker hooks), so the shards split exactly the tests the run would have run.
