@@ -21,8 +21,12 @@ from harness import (
 )
 from harness.ci import cli as ci_cli
 from harness.errors import HarnessError
+from harness.posting import cli as posting_cli
 from harness.run import Runner
 from harness.workdir import Workdir
+
+# subcommands defined in their own packages: add_commands(subparsers), COMMANDS, dispatch()
+EXTENSIONS = (ci_cli, posting_cli)
 
 
 def add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -148,7 +152,8 @@ def make_parser() -> argparse.ArgumentParser:
     add_common(p, top=False)
     add_source(p)
     fuzz.add_options(p)
-    ci_cli.add_commands(sub)
+    for extension in EXTENSIONS:
+        extension.add_commands(sub)
     return parser
 
 
@@ -161,8 +166,9 @@ def dispatch(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
         return devloop.test(args, workdir, runner)
     if args.command == "fuzz":
         return fuzz.run(args, workdir, runner)
-    if args.command in ci_cli.COMMANDS:
-        return ci_cli.dispatch(args, workdir, runner)
+    for extension in EXTENSIONS:
+        if args.command in extension.COMMANDS:
+            return extension.dispatch(args, workdir, runner)
     spec = source.resolve_spec(args.qemu_src, workdir)
     tree = source.prepare(spec, workdir, runner, sha256=args.sha256)
     if args.command == "fetch":
