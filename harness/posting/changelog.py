@@ -30,11 +30,12 @@ PAIR = re.compile(
     r"^\s*(?P<old>\d+|-):\s+(?P<old_sha>[0-9a-f]+|-+)\s+(?P<op>[=!<>])\s+"
     r"(?P<new>\d+|-):\s+(?P<new_sha>[0-9a-f]+|-+)\s+(?P<subject>.*)$"
 )
-# the parts of a patch range-diff names: "    @@ Commit message", "    @@ path (new)",
-# "    @@ path: function context" (git 2.39), "    ## path ##" (newer git)
-SECTION = re.compile(
-    r"^    (?:## (?P<new>.+?) ##|@@ (?P<old>.+?)(?: \((?:new|deleted)\))?(?:: .*)?)\s*$"
-)
+# where range-diff says which part of a patch a change is in: the section lines of its
+# pseudo-patch ("      ## Commit message ##", "      ## hw/misc/a.c ##", as context or
+# changed lines) and its hunk headers ("    @@ Commit message", "    @@ hw/misc/a.c (new)",
+# "    @@ hw/misc/a.c: function context")
+SECTION = re.compile(r"^    [ +-]{1,2}## (?P<name>.+?) ##\s*$")
+HUNK = re.compile(r"^    @@ (?P<name>.+?)(?: \((?:new|deleted)\))?(?:: .*)?\s*$")
 
 
 @dataclass
@@ -135,9 +136,11 @@ def range_diff(tree: Path, old: Version, new: Version, runner: Runner) -> str:
 
 def parse(output: str) -> list[Entry]:
     entries: list[Entry] = []
+    current: str | None = None  # the part of the patch the range-diff lines are in
     for line in output.splitlines():
         match = PAIR.match(line)
         if match:
+            current = None
             entries.append(
                 Entry(
                     op=match.group("op"),
@@ -150,16 +153,17 @@ def parse(output: str) -> list[Entry]:
         if not entries:
             continue
         entry = entries[-1]
-        section = SECTION.match(line)
-        if section:
-            name = section.group("new") or section.group("old")
-            name = re.sub(r" \((new|deleted)\)$", "", name)
-            if name not in entry.sections and name != "Metadata":
-                entry.sections.append(name)
-        elif line.startswith("    -"):
-            entry.removed += 1
-        elif line.startswith("    +"):
-            entry.added += 1
+        match = SECTION.match(line) or HUNK.match(line)
+        if match:
+            name = re.sub(r" \((new|deleted)\)$", "", match.group("name"))
+            current = None if name == "Metadata" else name
+        elif line.startswith(("    +", "    -")):
+            if line.startswith("    +"):
+                entry.added += 1
+            else:
+                entry.removed += 1
+            if current is not None and current not in entry.sections:
+                entry.sections.append(current)
     return entries
 
 

@@ -23,6 +23,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
+from email.utils import parseaddr
 from pathlib import Path
 
 from harness.errors import HarnessError
@@ -259,6 +260,23 @@ def parse_send_email(output: str) -> list[Message]:
     return messages
 
 
+def identity_env(sender: str | None) -> dict[str, str]:
+    """git send-email asks ``git var GIT_AUTHOR_IDENT`` even with --from, which fails
+    where git has no identity: give it the sender's."""
+    if not sender:
+        return {}
+    name, address = parseaddr(sender)
+    if not address:
+        return {}
+    name = name or address
+    return {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": address,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": address,
+    }
+
+
 def send_email(
     tree: Path,
     files: Sequence[Path],
@@ -277,9 +295,16 @@ def send_email(
         cmd.append(f"--smtp-server={smtp_server}")
     cmd += [str(f) for f in files]
     runner.echo(cmd, tree)
+    env = base_env(identity_env(sender))
     try:
         proc = subprocess.run(
-            cmd, cwd=tree, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
+            cmd,
+            cwd=tree,
+            env=env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
         )
     except FileNotFoundError as exc:
         raise HarnessError(STEP, "git is not installed", hint="run `make setup`") from exc
