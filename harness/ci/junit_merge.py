@@ -216,32 +216,21 @@ def check(reports: list[ShardReport]) -> MergeResult:
 
 def failure_text(result: MergeResult) -> str:
     lines: list[str] = list(result.problems)
-    if result.missing:
-        lines.append(
-            f"{len(result.missing)} collected test(s) did not run in any shard:\n"
-            + named(result.missing)
-        )
-    if result.duplicates:
-        lines.append(
-            f"{len(result.duplicates)} test(s) ran more than once:\n"
-            + "\n".join(
-                f"    {t} ({len(paths)}x: {', '.join(p.name for p in paths)})"
-                for t, paths in list(result.duplicates.items())[:SHOWN]
-            )
-        )
-    if result.unexpected:
-        lines.append(
-            f"{len(result.unexpected)} testcase(s) for tests no shard collected:\n"
-            + named(result.unexpected)
-        )
-    if result.failed:
-        lines.append(
-            f"{len(result.failed)} test(s) failed:\n"
-            + "\n".join(
-                f"    {c.test_id} ({c.outcome}, {c.report.name}): {c.message[:160]}"
-                for c in result.failed[:SHOWN]
-            )
-        )
+    dup = [
+        f"{t} ({len(paths)}x: {', '.join(p.name for p in paths)})"
+        for t, paths in result.duplicates.items()
+    ]
+    failed = [
+        f"{c.test_id} ({c.outcome}, {c.report.name}): {c.message[:160]}" for c in result.failed
+    ]
+    for title, rows in (
+        ("collected test(s) did not run in any shard", result.missing),
+        ("test(s) ran more than once", dup),
+        ("testcase(s) for tests no shard collected", result.unexpected),
+        ("test(s) failed", failed),
+    ):
+        if rows:
+            lines.append(f"{len(rows)} {title}:\n" + named(rows))
     return "\n".join(lines)
 
 

@@ -95,8 +95,40 @@ def durations_for(config: pytest.Config) -> tuple[dict[str, float] | None, Path 
         raise pytest.UsageError(str(exc)) from None
 
 
+class XdistShardLine:
+    """Under ``-n N`` the workers select; the controller prints the shard line once."""
+
+    def __init__(self, config: pytest.Config, spec: shard.ShardSpec) -> None:
+        self.config = config
+        self.spec = spec
+        self.printed = False
+
+    def pytest_xdist_node_collection_finished(self, node: object, ids: list[str]) -> None:
+        del node
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if self.printed or reporter is None:
+            return
+        self.printed = True
+        text = f"shard {self.spec}: {len(ids)} tests"
+        target = manifest_target(self.config)
+        if target is not None and target.is_file():  # gw0 wrote it before reporting
+            try:
+                manifest = shard.Manifest.read(target)
+            except shard.ShardError:
+                manifest = None
+            if manifest is not None:
+                how = "recorded durations" if manifest.by_durations else "test id"
+                text += f" of {len(manifest.collected)} collected, balanced by {how}"
+        reporter.write_line(text)
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[SPEC_KEY] = config.getoption("--shard")
+    spec = config.getoption("--shard")
+    config.stash[SPEC_KEY] = spec
+    if spec is not None and config.pluginmanager.hasplugin("xdist"):
+        numprocesses = getattr(config.option, "numprocesses", None)
+        if numprocesses and not hasattr(config, "workerinput"):
+            config.pluginmanager.register(XdistShardLine(config, spec), "vmfwupdate-shard-xdist")
 
 
 @pytest.hookimpl(trylast=True)
