@@ -243,7 +243,7 @@ def headline(result: MergeResult) -> str:
     """One line naming what is wrong, with the first test concerned."""
     parts = []
     if result.missing:
-        parts.append(f"did not run: {first(result.missing)}")
+        parts.append(f"collected but ran in no shard: {first(result.missing)}")
     if result.duplicates:
         parts.append(f"ran more than once: {first(list(result.duplicates))}")
     if result.unexpected:

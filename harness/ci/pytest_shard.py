@@ -104,9 +104,10 @@ class XdistShardLine:
         self.printed = False
 
     def pytest_xdist_node_collection_finished(self, node: object, ids: list[str]) -> None:
-        del node
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        if self.printed or reporter is None:
+        worker = getattr(getattr(node, "gateway", None), "id", None)
+        # gw0 writes the manifest before it reports its collection: wait for gw0
+        if self.printed or reporter is None or worker not in ("gw0", None):
             return
         self.printed = True
         text = f"shard {self.spec}: {len(ids)} tests"

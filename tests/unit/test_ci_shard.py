@@ -260,7 +260,7 @@ def test_missing_shard_and_missing_manifest_are_reported(tmp_path: Path) -> None
         junit_merge.merge([reports])
     assert "no report from shard(s) 3/3" in err.value.render()
     shard.manifest_path(files[1]).unlink()
-    with pytest.raises(HarnessError, match="did not run"):
+    with pytest.raises(HarnessError, match="ran in no shard"):
         junit_merge.merge([reports])
     assert "no shard manifest" in junit_merge.failure_text(
         junit_merge.check(junit_merge.load([reports]))
@@ -297,6 +297,9 @@ def test_shard_with_xdist_workers_and_k_selection(tmp_path: Path) -> None:
     files = run_all(suite, reports, 2, "-n", "2", "-k", "not skip")
     manifests = [shard.Manifest.read(shard.manifest_path(f)) for f in files]
     assert len(manifests[0].collected) == 13  # after -k
+    # the controller prints the shard line the workers cannot
+    proc = run_shard(suite, "2/2", reports / "shard-2.xml", "-n", "2", "-k", "not skip")
+    assert f"shard 2/2: {len(manifests[1].selected)} tests of 13 collected" in proc.stdout
     result, _text = junit_merge.merge([reports])
     assert len(result.cases) == 13
 
@@ -318,7 +321,7 @@ def test_cli_merge_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     remove_testcase(files[0], victim)
     assert main(["shards", "merge", str(reports)]) == 1
     err = capsys.readouterr().err
-    assert f"vmfwupdate shards merge: error: did not run: {victim}" in err
+    assert f"vmfwupdate shards merge: error: collected but ran in no shard: {victim}" in err
     assert main(["shards", "merge", str(tmp_path / "nothing")]) == 1
     assert "no such file or directory" in capsys.readouterr().err
 
