@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 from pathlib import Path
 
 from harness import source
 from harness.errors import HarnessError
+from harness.patchfile import subject_prefix
 from harness.posting import changelog, results, send
 from harness.run import Runner
 from harness.workdir import Workdir
@@ -32,6 +34,23 @@ def default_series_dir(workdir: Workdir, series: str | None) -> Path:
             return candidate
         log.info("no %s: series %s is taken from %s", candidate, series, workdir.patches)
     return workdir.patches
+
+
+def check_series(series: str, directory: Path, runner: Runner) -> None:
+    """Say which directory --series picked; refuse one whose subjects name another version."""
+    if directory.name != series:
+        runner.say(f"send: no {directory / series}/: series {series} is taken from {directory}")
+    files = sorted(directory.glob("*.patch"))
+    prefix = subject_prefix(files, default="")
+    version = re.search(r"\bv(\d+)\b", prefix)
+    wanted = re.fullmatch(r"v(\d+)", series)
+    if version and wanted and version.group(1) != wanted.group(1):
+        raise HarnessError(
+            "send",
+            f"--series {series}, but the patches in {directory} are [{prefix} ...]",
+            path=directory,
+            hint=f"pass the directory of {series} with --patches, or the series it holds",
+        )
 
 
 def add_source(parser: argparse.ArgumentParser) -> None:
@@ -105,6 +124,8 @@ def dispatch(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
     if args.command == "send":
         directory = args.patches or series_dir
         name = args.series or directory.name
+        if args.series and args.patches is None:
+            check_series(args.series, directory, runner)
         send.send(
             tree.path,
             directory,

@@ -349,6 +349,12 @@ def test_send_command_line_uses_the_series_directory(
     assert posting_cli.dispatch(args, Workdir(repo), runner) == 0
     assert "3 message(s) to" in capsys.readouterr().out
     assert (repo / ".work" / "outgoing" / "v2" / "0000-cover-letter.patch").is_file()
+    # the subjects say v2: --series v3 is refused rather than mailing v2 as v3
+    args = make_parser().parse_args(
+        ["send", "--qemu-src", str(tree), "--series", "v3", "--no-build-check"]
+    )
+    with pytest.raises(HarnessError, match=r"--series v3, but the patches in .* are \[PATCH v2"):
+        posting_cli.dispatch(args, Workdir(repo), runner)
     # with patches/<series>/ that directory is the series
     assert posting_cli.default_series_dir(Workdir(repo), "v2") == repo / "patches"
     (repo / "patches" / "v3").mkdir()
