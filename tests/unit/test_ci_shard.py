@@ -294,12 +294,18 @@ def test_durations_from_a_merge_balance_the_next_run(tmp_path: Path) -> None:
 def test_shard_with_xdist_workers_and_k_selection(tmp_path: Path) -> None:
     suite = write_suite(tmp_path)
     reports = tmp_path / "reports"
-    files = run_all(suite, reports, 2, "-n", "2", "-k", "not skip")
-    manifests = [shard.Manifest.read(shard.manifest_path(f)) for f in files]
+    outputs = []
+    for index in (1, 2):
+        proc = run_shard(
+            suite, f"{index}/2", reports / f"shard-{index}.xml", "-n", "2", "-k", "not skip"
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        outputs.append(proc.stdout)
+    manifests = [shard.Manifest.read(reports / f"shard-{i}.shard.json") for i in (1, 2)]
     assert len(manifests[0].collected) == 13  # after -k
-    # the controller prints the shard line the workers cannot
-    proc = run_shard(suite, "2/2", reports / "shard-2.xml", "-n", "2", "-k", "not skip")
-    assert f"shard 2/2: {len(manifests[1].selected)} tests of 13 collected" in proc.stdout
+    for index, (manifest, stdout) in enumerate(zip(manifests, outputs, strict=True), 1):
+        # the controller prints the shard line (the workers select, but print nothing)
+        assert f"shard {index}/2: {len(manifest.selected)} tests of 13 collected" in stdout
     result, _text = junit_merge.merge([reports])
     assert len(result.cases) == 13
 

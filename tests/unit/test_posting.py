@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import shutil
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,8 @@ from harness.posting import changelog, maintainers, results, send
 from harness.posting import cli as posting_cli
 from harness.run import Runner
 from harness.workdir import Workdir
+
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(
     shutil.which("perl") is None, reason="perl is needed for the tree's scripts"
@@ -435,3 +438,28 @@ def test_patch_ids_of_files_and_commits_give_the_same_keys(
     keys = results.keys_for_files(base, files, tree)
     assert keys == [results.key_for_commit(tree, base, c) for c in commits]
     assert len(set(keys)) == 2
+
+
+def test_build_option_runs_bisect_build_and_uses_what_it_records(
+    series: tuple[Path, Path, str, list[str]], tmp_path: Path, runner: Runner
+) -> None:
+    """--build runs the checkout's ci/bisect-build (with QEMU_SRC = the tree) and then
+    checks the results it recorded; here a bisect-build that records without compiling."""
+    tree, series_dir, base, _commits = series
+    repo = tmp_path / "harness"
+    script = repo / "ci" / "bisect-build"
+    script.parent.mkdir(parents=True)
+    results_file = tmp_path / "results.json"
+    script.write_text(
+        "set -e\n"
+        f'for c in $(git -C "$QEMU_SRC" rev-list --reverse {base}..HEAD); do\n'
+        f"  PYTHONPATH={REPO} {sys.executable} -m harness.posting.results record "
+        f'--tree "$QEMU_SRC" --base {base} --commit "$c" --results {results_file} ok\n'
+        "done\n",
+        encoding="utf-8",
+    )
+    git(tree, "config", "sendemail.smtpServer", "smtp.invalid")
+    messages = run_send(tree, series_dir, tmp_path, runner, build_first=True, repo=repo)
+    assert len(messages) == 3
+    assert "every patch builds" in runner.out.getvalue()  # type: ignore[attr-defined]
+    assert len(results.Results(results_file).builds) == 2
