@@ -4,8 +4,9 @@ get_maintainer.pl prints one address a line with its roles, e.g.
 ``Paolo Bonzini <pbonzini@redhat.com> (maintainer:Kconfig)`` or
 ``qemu-devel@nongnu.org (open list:All patches CC here)``. The split follows the usual
 kernel/QEMU practice (and b4's): maintainers, supporters and odd fixers of the touched
-areas go to To:, reviewers, mailing lists and everyone else to Cc:. The cover letter gets
-the union of all patches (an address that is To: on any patch is To: there).
+areas go to To:, reviewers, mailing lists and everyone else to Cc:; a patch whose files
+have no maintainer goes To: its lists. The cover letter gets the union of all patches (an
+address that is To: on any patch is To: there).
 """
 
 from __future__ import annotations
@@ -67,7 +68,9 @@ class Recipients:
 
 
 def parse(output: str) -> Recipients:
+    """To: the maintainers; when the patch's files have none, its mailing lists."""
     result = Recipients()
+    lists = []
     for raw in output.splitlines():
         line = raw.strip()
         if not line or "@" not in line:
@@ -76,6 +79,11 @@ def parse(output: str) -> Recipients:
         address, roles = (match.group("addr"), match.group("roles")) if match else (line, "")
         to = any(role.strip().startswith(TO_ROLES) for role in roles.split(","))
         result.add(address, to=to, roles=roles)
+        if "list" in roles:
+            lists.append(address)
+    if not result.to:
+        for address in lists:
+            result.add(address, to=True)
     return result
 
 
@@ -95,6 +103,8 @@ def for_patch(tree: Path, patch: Path, runner: Runner) -> Recipients:
         hint="get_maintainer.pl must run in the QEMU tree the series applies to",
     )
     recipients = parse(proc.stdout)
+    for note in proc.stderr.strip().splitlines():  # e.g. "No maintainers found, ..."
+        runner.say(f"send: {patch.name}: {note.strip()}")
     log.debug("%s: to %s, cc %s", patch.name, recipients.to, recipients.cc)
     return recipients
 

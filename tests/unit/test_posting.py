@@ -330,6 +330,12 @@ plain@example.invalid
         "qemu-devel@nongnu.org",
         "plain@example.invalid",
     ]
+    orphan = maintainers.parse(
+        "Ann Author <ann@example.invalid> (commit_signer:1/1=100%)\n"
+        "qemu-devel@nongnu.org (open list:All patches CC here)\n"
+    )
+    assert orphan.to == ["qemu-devel@nongnu.org"]  # no maintainer: To: the list
+    assert orphan.cc == ["Ann Author <ann@example.invalid>"]
     later = maintainers.parse("Gerd Hoffmann <kraxel@redhat.com> (maintainer:X)\n")
     union = maintainers.union([r, later])
     assert "Gerd Hoffmann <kraxel@redhat.com>" in union.to
