@@ -20,9 +20,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from harness.build.qemu import PROFILES
+from harness.ci import cli as ci_cli
 from harness.errors import HarnessError
 from harness.fuzz.targets import CONFIGS as FUZZ_CONFIGS
 from harness.machine.cmdline import ACCELS, MACHINES
+from harness.posting import cli as posting_cli
 from harness.runner import Runner
 from harness.tree.series import DEFAULT_BRANCH
 from harness.tree.source import DEFAULT_TARBALL
@@ -35,6 +37,8 @@ DEFAULT_FUZZ_TIMEOUT = 25
 DEFAULT_FUZZ_MAX_LEN = 4096
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
+# Commands defined in their own packages: add_commands(subparsers), COMMANDS, dispatch().
+EXTENSIONS = (ci_cli, posting_cli)
 
 
 def _lazy(module: str, name: str) -> Command:
@@ -180,6 +184,7 @@ def add_test_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-m", dest="marker", help="pytest -m marker expression, e.g. quick")
     parser.add_argument("--accel", choices=(*ACCELS, "all"), default="tcg", help="default tcg")
     add_workers(parser)
+    ci_cli.add_test_options(parser)  # --shard, --shard-durations
     parser.add_argument("pytest_args", nargs="*", help="after --: more pytest arguments")
 
 
@@ -316,6 +321,11 @@ def make_parser() -> argparse.ArgumentParser:
         "build the fuzz profile, run generic-fuzz on the device, report crashes",
     )
     add_fuzz_options(p)
+
+    for extension in EXTENSIONS:
+        extension.add_commands(sub)
+        for name in extension.COMMANDS:
+            sub.choices[name].set_defaults(func=extension.dispatch)
     return parser
 
 
@@ -340,7 +350,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, interrupted)
     runner = Runner(verbose=args.verbose > 0)
     try:
-        series = args.series if args.series in SERIES else DEFAULT_SERIES
+        chosen = getattr(args, "series", None) or os.environ.get("SERIES")
+        series = chosen if chosen in SERIES else DEFAULT_SERIES
         return int(args.func(args, Workdir.default(series), runner))
     except HarnessError as exc:
         print(exc.render(), file=sys.stderr)

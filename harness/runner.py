@@ -35,6 +35,10 @@ class Runner:
     verbose: bool = False
     out: TextIO = field(default_factory=lambda: sys.stderr)
 
+    def say(self, text: str) -> None:
+        """A result line for the user of a command (a command's output, not a log record)."""
+        print(text, file=self.out, flush=True)
+
     def echo(self, cmd: Sequence[str | Path], cwd: Path | None) -> None:
         if self.verbose:
             where = f"(cd {shlex.quote(str(cwd))} && " if cwd else ""

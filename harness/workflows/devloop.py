@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from harness.build.agent_image import build_agent
+from harness.ci import cli as ci_cli
 from harness.errors import HarnessError
 from harness.machine.cmdline import (
     DEVICE,
@@ -120,6 +121,7 @@ def pytest_command(args: argparse.Namespace, qemu: Path, series: str) -> list[st
         selection += ["-m", args.marker]
     if args.accel != "all":
         selection += ["--accel", args.accel]
+    selection += ci_cli.pytest_args(args)  # --shard, --shard-durations
     selection += list(args.pytest_args)  # last: `-- -n 3` overrides the workers chosen here
     workers = args.test_jobs
     if workers is None and args.keyword:
