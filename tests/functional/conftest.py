@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +40,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # the suite runs from a checkout, installed or not
     sys.path.insert(0, str(REPO))
 
+from migration import Migrator  # noqa: E402
 from vms import Booter, Payloads, VMFactory  # noqa: E402
 
 from harness.build.qemu import PROFILES  # noqa: E402
@@ -230,6 +232,14 @@ def vms(
         yield factory
     finally:
         factory.close_all()
+
+
+@pytest.fixture
+def migrator(vms: VMFactory) -> Iterator[Migrator]:
+    """Migrates a booted VM to a new QEMU (migration.py)."""
+    # Unix socket paths are limited to 108 bytes: not under the long log directory.
+    with tempfile.TemporaryDirectory(prefix="vmfw-mig-") as sock_dir:
+        yield Migrator(vms, Path(sock_dir))
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from checks import STAGE2, STAGE2_BLOB, assert_runs, load, reset
-from test_migration import Migrator
+from migration import Migrator
 from vms import STAGE1, Booted, Booter
 
 from harness.guest.protocol import HOST_RESET_METHOD, LOAD_ADDR, RESET_METHODS

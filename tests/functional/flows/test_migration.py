@@ -11,66 +11,18 @@ destination boots stage 2 again, not the -bios image (stage 1).
 
 from __future__ import annotations
 
-import dataclasses
-import tempfile
-import time
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from checks import STAGE2, STAGE2_BLOB, assert_runs, assert_staged, nonce, reset, status
+from migration import Migrator
 from test_reset_update import assert_state_after_update
-from vms import STAGE1, Booted, Booter, VMFactory
+from vms import STAGE1, Booter
 
 from harness.guest.protocol import HOST_RESET_METHOD, LOAD_ADDR, RESET_METHODS
-from harness.machine.vm import VM
 from harness.platform import KIB
 
 REGION = 512 * KIB
 IMAGE = 256 * KIB
 MIGRATE_DEADLINE = 60.0
-
-
-class Migrator:
-    """Start destinations through the test's VM factory; sockets live in a short dir."""
-
-    def __init__(self, vms: VMFactory, sock_dir: Path) -> None:
-        self.vms = vms
-        self.sock_dir = sock_dir
-
-    def __call__(self, src: Booted) -> Booted:
-        """Migrate the VM of `src`; the destination runs the same firmware."""
-        dst = migrate(self.vms, src.vm, self.sock_dir / f"from-{src.vm.pid}.sock")
-        return dataclasses.replace(src, vm=dst)
-
-
-@pytest.fixture
-def migrator(vms: VMFactory) -> Iterator[Migrator]:
-    # Unix socket paths are limited to 108 bytes: not under the long log directory.
-    with tempfile.TemporaryDirectory(prefix="vmfw-mig-") as sock_dir:
-        yield Migrator(vms, Path(sock_dir))
-
-
-def migrate(vms: VMFactory, src: VM, sock: Path) -> VM:
-    """Migrate `src` to a new destination QEMU over a unix socket; return the destination."""
-    uri = f"unix:{sock}"
-    cfg = dataclasses.replace(src.cfg, extra_args=(*src.cfg.extra_args, "-incoming", uri))
-    dst = vms.start(cfg)
-    dst.agent.timeout = src.agent.timeout
-    dst.agent.boot_timeout = src.agent.boot_timeout
-    mark = dst.qmp.mark()
-    src.qmp.cmd("migrate", {"uri": uri})
-    deadline = time.monotonic() + MIGRATE_DEADLINE
-    while True:
-        info = src.qmp.cmd("query-migrate")
-        state = info.get("status")
-        if state == "completed":
-            break
-        if state in ("failed", "cancelled") or time.monotonic() > deadline:
-            pytest.fail(f"migration {state}: {info}; destination stderr: {dst.stderr_text()}")
-        time.sleep(0.1)
-    dst.qmp.wait_event("RESUME", mark, timeout=MIGRATE_DEADLINE)
-    return dst
 
 
 # Every reset method on TCG; KVM (slow PVM here) runs the two core tests below.
