@@ -4,6 +4,8 @@
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
 CLI    := $(strip $(PYTHON) -m harness $(if $(V),-v))
+# SERIES=v6|v7: the series a command works on (default: check runs both, the rest v7)
+SERIES_OPT := $(if $(SERIES),--series $(SERIES))
 
 .PHONY: help setup check-vmfwupdate check unit functional fetch apply export build \
         build-asan build-fuzz checkpatch lint format clean bench fuzz
@@ -18,7 +20,8 @@ help:
 	@echo "make fuzz              generic-fuzz on the device (clang-16 build; installs it once)"
 	@echo "           FUZZ_TARGET=vmfwupdate-pc|vmfwupdate-q35|all  FUZZ_TIME=<s>  FUZZ_RUNS=<n>"
 	@echo "           FUZZ_CORPUS=<dir>  FUZZ_LEAKS=input|exit"
-	@echo "variables: QEMU_SRC=<checkout|tarball|URL>  V=1 (verbose)"
+	@echo "variables: SERIES=v6|v7 (check: both unless given; other targets: v7)"
+	@echo "           QEMU_SRC=<checkout|tarball|URL>  V=1 (verbose)"
 	@echo "           SLOW=1 (long reliability runs)  ASAN=1 (asan build profile)"
 	@echo "           SERIAL=1 (functional tests in one process, not one worker per CPU)"
 
@@ -29,27 +32,27 @@ $(PYTHON):
 	@echo "no virtual environment in $(VENV): run 'make setup' first" >&2; exit 1
 
 check-vmfwupdate check: | $(PYTHON)
-	$(CLI) check $(if $(SLOW),--long) $(if $(ASAN),--asan) $(if $(SERIAL),--serial)
+	$(CLI) check $(SERIES_OPT) $(if $(SLOW),--long) $(if $(ASAN),--asan) $(if $(SERIAL),--serial)
 
 unit: | $(PYTHON)
 	$(PYTHON) -m pytest tests/unit
 
 functional: | $(PYTHON)
-	$(CLI) test --no-build --accel all $(if $(SERIAL),--serial)
+	$(CLI) test $(SERIES_OPT) --no-build --accel all $(if $(SERIAL),--serial)
 
 fetch apply export build checkpatch: | $(PYTHON)
-	$(CLI) $@
+	$(CLI) $@ $(SERIES_OPT)
 
 build-asan: | $(PYTHON)
-	$(CLI) build --profile asan
+	$(CLI) build $(SERIES_OPT) --profile asan
 
 build-fuzz: | $(PYTHON)
-	$(CLI) build --profile fuzz
+	$(CLI) build $(SERIES_OPT) --profile fuzz
 
 # without FUZZ_TIME and FUZZ_RUNS each target runs for 600 s
 FUZZ_TARGET ?= all
 fuzz: | $(PYTHON)
-	$(CLI) fuzz --target $(FUZZ_TARGET) \
+	$(CLI) fuzz $(SERIES_OPT) --target $(FUZZ_TARGET) \
 	    $(if $(FUZZ_TIME),--time $(FUZZ_TIME),$(if $(FUZZ_RUNS),,--time 600)) \
 	    $(if $(FUZZ_RUNS),--runs $(FUZZ_RUNS)) $(if $(FUZZ_CORPUS),--corpus $(FUZZ_CORPUS)) \
 	    $(if $(FUZZ_LEAKS),--leaks $(FUZZ_LEAKS))
