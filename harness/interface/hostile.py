@@ -11,12 +11,15 @@ against QEMU through the registry `WORLDS` and compares.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from harness.interface.encoding import crc32
+from harness.guest.protocol import RESET_METHODS
+from harness.interface.encoding import U64_MAX, crc32
 from harness.interface.memory_map import RamMap
+from harness.platform import FIRMWARE_TOP, VGA_HOLE
 
 # A blob every hostile VM has on fw_cfg (read-only) and a name none has.
 READ_ONLY_FILE = "opt/vmfwtest/hostile-ro"
@@ -98,6 +101,106 @@ class HostileWorld(Protocol):
 
 class OpSource(Protocol):
     def next_op(self) -> Op: ...
+
+
+def run_against_model(model: HostileWorld, ops: OpSource, count: int) -> list[str]:
+    """Run `count` operations against the model alone (no QEMU); their descriptions."""
+    described = []
+    for _ in range(count):
+        op = ops.next_op()
+        described.append(op.describe())
+        if isinstance(op, Write):
+            model.write(op.name, op.data)
+        elif isinstance(op, Reset):
+            model.reset()
+    return described
+
+
+def find_image(images: tuple[Image, ...], addr: int, size: int) -> Image | None:
+    """The placed image at exactly (addr, size), if any."""
+    return next((i for i in images if i.addr == addr and i.size == size), None)
+
+
+class SeededOps:
+    """The seeded part every ABI's generator shares: the mix of operations, the addresses
+    and sizes worth trying, junk lines. An ABI's generator says what it writes
+    (`write_data`), which write makes a reset safe (`make_reset_safe`) and its junk forms."""
+
+    files: tuple[str, ...] = ()
+    weights: tuple[float, ...] = ()
+
+    def __init__(self, seed: int, reset_rate: float = 0.03) -> None:
+        self.rng = random.Random(seed)
+        self.reset_rate = reset_rate
+
+    def make_reset_safe(self) -> Write | None:
+        """A write to do before a reset that would boot unknown bytes, else None."""
+        raise NotImplementedError
+
+    def write_data(self, name: str) -> bytes:
+        raise NotImplementedError
+
+    def junk_forms(self, tail: str) -> list[str]:
+        """Malformed command lines about this ABI's files."""
+        raise NotImplementedError
+
+    def addresses(
+        self, ram: RamMap, region: int, granule: int, images: tuple[Image, ...]
+    ) -> list[int]:
+        rng = self.rng
+        ram_top = ram.end_of_low_ram()
+        return [
+            0,
+            *(img.addr for img in images),
+            rng.randrange(0x100000, ram_top) & ~0xFFF,
+            rng.randrange(0, ram_top),
+            rng.randrange(0, VGA_HOLE),
+            VGA_HOLE - granule,
+            ram_top - granule,
+            ram_top - 0x1000,
+            ram_top,
+            0xFEC00000,
+            0xFED00000,
+            FIRMWARE_TOP - region,
+            FIRMWARE_TOP,
+            1 << 40,
+            U64_MAX - 0xFFF,
+            U64_MAX,
+            rng.getrandbits(64),
+        ]
+
+    def sizes(self, region: int, granule: int, images: tuple[Image, ...]) -> list[int]:
+        rng = self.rng
+        return [
+            *(img.size for img in images),
+            rng.randrange(1, region // granule + 1) * granule,
+            0,
+            region + granule,
+            granule + 1,
+            granule // 2,
+            U64_MAX,
+            rng.getrandbits(64),
+        ]
+
+    def junk(self) -> str:
+        rng = self.rng
+        alphabet = "abcdefghijklmnopqrstuvwxyz0123456789 ./-_xX"
+        word = rng.choice(["xyzzy", "readz", "writeqq", "loadx", "w"])
+        tail = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 80)))
+        forms = [f"{word} {tail}", f"read {'a' * rng.randrange(1, 200)}", *self.junk_forms(tail)]
+        return rng.choice(forms)
+
+    def next_op(self) -> Op:
+        rng = self.rng
+        roll = rng.random()
+        if roll < self.reset_rate:
+            return self.make_reset_safe() or Reset(rng.choice(RESET_METHODS))
+        if roll < 0.6:
+            name = rng.choices(self.files, weights=self.weights, k=1)[0]
+            return Write(name, self.write_data(name))
+        if roll < 0.9:
+            return Read(rng.choice(self.files))
+        return Junk(self.junk())
 
 
 # (RAM map, region size, images in RAM, running identity, seed) -> model and generator

@@ -16,9 +16,7 @@ guest RAM (copying random RAM would boot garbage that cannot answer).
 
 from __future__ import annotations
 
-import random
-
-from harness.guest.protocol import MAX_WRITE_BYTES, RESET_METHODS
+from harness.guest.protocol import MAX_WRITE_BYTES
 from harness.interface.encoding import U64_BYTES, U64_MAX, from_u64_le, u64_le
 from harness.interface.hostile import (
     MISSING_FILE,
@@ -26,11 +24,9 @@ from harness.interface.hostile import (
     OK,
     READ_ONLY_FILE,
     Image,
-    Junk,
-    Op,
-    Read,
-    Reset,
+    SeededOps,
     Write,
+    find_image,
 )
 from harness.interface.memory_map import RamMap
 from harness.interface.v6 import (
@@ -42,11 +38,9 @@ from harness.interface.v6 import (
     GRANULE,
     OPAQUE,
     OPAQUE_SIZE,
-    REGION_TOP,
 )
 from harness.interface.v6_device import DMA_ERROR
 from harness.interface.v6_rules import DeviceModel
-from harness.platform import VGA_HOLE
 
 DEVICE_FILES = tuple(FILE_SIZES)
 ALL_FILES = (*DEVICE_FILES, READ_ONLY_FILE, MISSING_FILE)
@@ -63,10 +57,7 @@ class HostileModel:
         self.running = running
 
     def image_at(self, addr: int, size: int) -> Image | None:
-        for image in self.images:
-            if image.addr == addr and image.size == size:
-                return image
-        return None
+        return find_image(self.images, addr, size)
 
     def files(self) -> dict[str, bytes]:
         """What each vmfwupdate file must read back now."""
@@ -112,58 +103,28 @@ class HostileModel:
         return d.update_pending() and self.image_at(d.bios_addr, d.bios_size) is None
 
 
-class OpGenerator:
-    """Seeded operations; `next_op` looks at the model only to keep the guest bootable."""
+class OpGenerator(SeededOps):
+    """Seeded v6 operations; they look at the model only to keep the guest bootable."""
 
-    def __init__(self, seed: int, model: HostileModel, reset_rate: float = 0.03) -> None:
-        self.rng = random.Random(seed)
+    files = ALL_FILES
+    weights = WRITE_WEIGHTS
+
+    def __init__(self, seed: int, model: HostileModel) -> None:
+        super().__init__(seed)
         self.model = model
-        self.reset_rate = reset_rate
 
-    def addresses(self) -> list[int]:
-        rng = self.rng
-        ram_top = self.model.device.ram.end_of_low_ram()
-        region = self.model.device.region_size
-        return [
-            0,
-            *(img.addr for img in self.model.images),
-            rng.randrange(0x100000, ram_top) & ~0xFFF,
-            rng.randrange(0, ram_top),
-            rng.randrange(0, VGA_HOLE),
-            VGA_HOLE - GRANULE,
-            ram_top - GRANULE,
-            ram_top - 0x1000,
-            ram_top,
-            0xFEC00000,
-            0xFED00000,
-            REGION_TOP - region,
-            REGION_TOP,
-            1 << 40,
-            U64_MAX - 0xFFF,
-            U64_MAX,
-            rng.getrandbits(64),
-        ]
-
-    def sizes(self) -> list[int]:
-        rng = self.rng
-        region = self.model.device.region_size
-        return [
-            *(img.size for img in self.model.images),
-            rng.randrange(1, region // GRANULE + 1) * GRANULE,
-            0,
-            region + GRANULE,
-            GRANULE + 1,
-            GRANULE // 2,
-            U64_MAX,
-            rng.getrandbits(64),
-        ]
+    def make_reset_safe(self) -> Write | None:
+        return Write(BIOS_ADDR, u64_le(0)) if self.model.unsafe_pending() else None
 
     def value_bytes(self, name: str) -> bytes:
         rng = self.rng
         if name == BIOS_ADDR:
-            value = rng.choice(self.addresses())
+            d = self.model.device
+            value = rng.choice(self.addresses(d.ram, d.region_size, GRANULE, self.model.images))
         elif name == BIOS_SIZE:
-            value = rng.choice(self.sizes())
+            value = rng.choice(
+                self.sizes(self.model.device.region_size, GRANULE, self.model.images)
+            )
         else:
             value = rng.choice([0, 1, U64_MAX, rng.getrandbits(64)])
         data = u64_le(value)
@@ -185,33 +146,13 @@ class OpGenerator:
             return rng.randbytes(length)
         return rng.randbytes(rng.randrange(1, 64))
 
-    def junk(self) -> str:
+    def junk_forms(self, tail: str) -> list[str]:
         rng = self.rng
-        alphabet = "abcdefghijklmnopqrstuvwxyz0123456789 ./-_xX"
-        word = rng.choice(["xyzzy", "readz", "writeqq", "loadx", "w"])
-        tail = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 80)))
-        forms = [
-            f"{word} {tail}",
+        return [
             f"writeq {rng.choice(DEVICE_FILES)} {tail or 'zz'}g",
             f"writeq {rng.choice(DEVICE_FILES)}",
             f"write {rng.choice(DEVICE_FILES)} {'0' * rng.randrange(1, 7, 2)}",
-            f"read {'a' * rng.randrange(1, 200)}",
         ]
-        return rng.choice(forms)
-
-    def next_op(self) -> Op:
-        rng = self.rng
-        roll = rng.random()
-        if roll < self.reset_rate:
-            if self.model.unsafe_pending():
-                return Write(BIOS_ADDR, u64_le(0))
-            return Reset(rng.choice(RESET_METHODS))
-        if roll < 0.6:
-            name = rng.choices(ALL_FILES, weights=WRITE_WEIGHTS, k=1)[0]
-            return Write(name, self.write_data(name))
-        if roll < 0.9:
-            return Read(rng.choice(ALL_FILES))
-        return Junk(self.junk())
 
 
 def start(

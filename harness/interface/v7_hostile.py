@@ -13,9 +13,6 @@ restore of the host's firmware), and never together with an unknown image.
 
 from __future__ import annotations
 
-import random
-
-from harness.guest.protocol import RESET_METHODS
 from harness.interface.encoding import U64_MAX
 from harness.interface.hostile import (
     MISSING_FILE,
@@ -23,11 +20,9 @@ from harness.interface.hostile import (
     OK,
     READ_ONLY_FILE,
     Image,
-    Junk,
-    Op,
-    Read,
-    Reset,
+    SeededOps,
     Write,
+    find_image,
 )
 from harness.interface.memory_map import RamMap
 from harness.interface.v6_device import DMA_ERROR
@@ -39,12 +34,10 @@ from harness.interface.v7 import (
     FORMAT_IGVM,
     FORMAT_PLATFORM_ROM,
     GRANULE,
-    REGION_TOP,
     Status,
 )
 from harness.interface.v7_rules import ResetOutcome, V7Model
 from harness.interface.v7_struct import Fields
-from harness.platform import VGA_HOLE
 
 ALL_FILES = (FILE, READ_ONLY_FILE, MISSING_FILE)
 WRITE_WEIGHTS = (10.0, 1.0, 1.0)
@@ -61,10 +54,7 @@ class HostileModel:
         self.host_identity = running
 
     def image_at(self, addr: int, size: int) -> Image | None:
-        for image in self.images:
-            if image.addr == addr and image.size == size:
-                return image
-        return None
+        return find_image(self.images, addr, size)
 
     def files(self) -> dict[str, bytes]:
         return {FILE: self.device.fields.pack()}
@@ -96,44 +86,20 @@ class HostileModel:
         return self.device.armed and self.image_at(f.fw_image_addr, f.fw_image_size) is None
 
 
-class OpGenerator:
-    """Seeded operations; `next_op` looks at the model only to keep the guest bootable."""
+class OpGenerator(SeededOps):
+    """Seeded v7 operations; they look at the model only to keep the guest bootable."""
 
-    def __init__(self, seed: int, model: HostileModel, reset_rate: float = 0.03) -> None:
-        self.rng = random.Random(seed)
+    files = ALL_FILES
+    weights = WRITE_WEIGHTS
+
+    def __init__(self, seed: int, model: HostileModel) -> None:
+        super().__init__(seed)
         self.model = model
-        self.reset_rate = reset_rate
 
-    def addresses(self) -> list[int]:
-        rng = self.rng
-        ram_top = self.model.device.ram.end_of_low_ram()
-        rom = self.model.device.rom_size
-        return [
-            0,
-            *(img.addr for img in self.model.images),
-            rng.randrange(0x100000, ram_top) & ~0xFFF,
-            rng.randrange(0, VGA_HOLE),
-            ram_top - GRANULE,
-            ram_top,
-            0xFED00000,
-            REGION_TOP - rom,
-            1 << 40,
-            U64_MAX - 0xFFF,
-            rng.getrandbits(64),
-        ]
-
-    def sizes(self) -> list[int]:
-        rng = self.rng
-        rom = self.model.device.rom_size
-        return [
-            *(img.size for img in self.model.images),
-            rng.randrange(1, rom // GRANULE + 1) * GRANULE,
-            0,
-            rom + GRANULE,
-            GRANULE + 1,
-            U64_MAX,
-            rng.getrandbits(64),
-        ]
+    def make_reset_safe(self) -> Write | None:
+        if not self.model.unsafe_armed():
+            return None
+        return Write(FILE, self.model.device.fields.with_guest_fields(0).pack())
 
     def control(self) -> int:
         rng = self.rng
@@ -157,7 +123,9 @@ class OpGenerator:
         rng = self.rng
         control = self.control()
         if control & ROM or rng.random() < 0.1:
-            addr, size = rng.choice(self.addresses()), rng.choice(self.sizes())
+            d, images = self.model.device, self.model.images
+            addr = rng.choice(self.addresses(d.ram, d.rom_size, GRANULE, images))
+            size = rng.choice(self.sizes(d.rom_size, GRANULE, images))
         else:
             addr = size = 0
         opaque = rng.choice(
@@ -201,33 +169,9 @@ class OpGenerator:
             return data[: rng.randrange(1, FILE_SIZE)]  # BAD_WRITE
         return data + rng.randbytes(rng.randrange(1, 16))  # past the end: fw_cfg's error
 
-    def junk(self) -> str:
+    def junk_forms(self, tail: str) -> list[str]:
         rng = self.rng
-        alphabet = "abcdefghijklmnopqrstuvwxyz0123456789 ./-_xX"
-        word = rng.choice(["xyzzy", "readz", "writeqq", "loadx", "w"])
-        tail = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 80)))
-        return rng.choice(
-            [
-                f"{word} {tail}",
-                f"write {FILE} {'0' * rng.randrange(1, 7, 2)}",
-                f"write {FILE}",
-                f"read {'a' * rng.randrange(1, 200)}",
-            ]
-        )
-
-    def next_op(self) -> Op:
-        rng = self.rng
-        roll = rng.random()
-        if roll < self.reset_rate:
-            if self.model.unsafe_armed():
-                return Write(FILE, self.model.device.fields.with_guest_fields(0).pack())
-            return Reset(rng.choice(RESET_METHODS))
-        if roll < 0.6:
-            name = rng.choices(ALL_FILES, weights=WRITE_WEIGHTS, k=1)[0]
-            return Write(name, self.write_data(name))
-        if roll < 0.9:
-            return Read(rng.choice(ALL_FILES))
-        return Junk(self.junk())
+        return [f"write {FILE} {'0' * rng.randrange(1, 7, 2)}", f"write {FILE} {tail}g"]
 
 
 def start(

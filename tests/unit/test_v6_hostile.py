@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.guest.protocol import RESET_METHODS
 from harness.interface import hostile
 from harness.interface import v6_hostile as h
 from harness.interface.encoding import crc32, u64_le
@@ -23,16 +24,7 @@ def world() -> h.HostileModel:
 def run_ops(seed: int, count: int) -> list[str]:
     """Run the generator against the model alone; return the operations' descriptions."""
     model = world()
-    gen = h.OpGenerator(seed, model)
-    out = []
-    for _ in range(count):
-        op = gen.next_op()
-        out.append(op.describe())
-        if isinstance(op, hostile.Write):
-            model.write(op.name, op.data)
-        elif isinstance(op, hostile.Reset):
-            model.reset()
-    return out
+    return hostile.run_against_model(model, h.OpGenerator(seed, model), count)
 
 
 def test_same_seed_same_operations() -> None:
@@ -46,7 +38,7 @@ def test_generator_covers_every_kind_and_file() -> None:
         assert any(d.startswith(word) for d in ops), word
     for name in h.ALL_FILES:
         assert any(f"write {name} " in d for d in ops), name
-    for method in h.RESET_METHODS:
+    for method in RESET_METHODS:
         assert f"reset {method}" in ops
 
 

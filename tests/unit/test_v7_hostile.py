@@ -24,16 +24,7 @@ def world() -> h.HostileModel:
 
 def run_ops(seed: int, count: int, model: h.HostileModel | None = None) -> list[str]:
     model = model or world()
-    gen = h.OpGenerator(seed, model)
-    out = []
-    for _ in range(count):
-        op = gen.next_op()
-        out.append(op.describe())
-        if isinstance(op, hostile.Write):
-            model.write(op.name, op.data)
-        elif isinstance(op, hostile.Reset):
-            model.reset()
-    return out
+    return hostile.run_against_model(model, h.OpGenerator(seed, model), count)
 
 
 def test_same_seed_same_operations() -> None:
