@@ -28,6 +28,9 @@ READY = "READY"
 # Resets the agent does itself (`reset <method>`); "qmp" is the host's system_reset.
 GUEST_RESET_METHODS = ("cf9", "kbd", "triple")
 HOST_RESET_METHOD = "qmp"
+# The agent's ERR word when the fw_cfg DMA control word reports an error (fw_cfg itself
+# refused the transfer: a read-only file, a write past the end, a source that is not memory).
+DMA_ERROR = "dma-error"
 RESET_METHODS = (*GUEST_RESET_METHODS, HOST_RESET_METHOD)
 # The agent's commands and their usage, as `help` lists them (one `command` line each).
 COMMANDS: dict[str, str] = {

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from harness.errors import AgentError
 from harness.guest.agent_client import AgentClient
+from harness.guest.protocol import DMA_ERROR
 from harness.interface import v6
 from harness.interface.declaration import AbiDeclaration
 from harness.interface.device import Capabilities, DeviceState
 
-# How the agent reports a write that fw_cfg itself refused (read-only file, past its end).
-DMA_ERROR = "dma-error"
 ACCEPTED = "accepted"
 
 

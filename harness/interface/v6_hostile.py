@@ -16,7 +16,7 @@ guest RAM (copying random RAM would boot garbage that cannot answer).
 
 from __future__ import annotations
 
-from harness.guest.protocol import MAX_WRITE_BYTES
+from harness.guest.protocol import DMA_ERROR, MAX_WRITE_BYTES
 from harness.interface.encoding import U64_BYTES, U64_MAX, from_u64_le, u64_le
 from harness.interface.hostile import (
     MISSING_FILE,
@@ -39,7 +39,6 @@ from harness.interface.v6 import (
     OPAQUE,
     OPAQUE_SIZE,
 )
-from harness.interface.v6_device import DMA_ERROR
 from harness.interface.v6_rules import DeviceModel
 
 DEVICE_FILES = tuple(FILE_SIZES)

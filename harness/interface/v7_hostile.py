@@ -13,6 +13,7 @@ restore of the host's firmware), and never together with an unknown image.
 
 from __future__ import annotations
 
+from harness.guest.protocol import DMA_ERROR
 from harness.interface.encoding import U64_MAX
 from harness.interface.hostile import (
     MISSING_FILE,
@@ -25,7 +26,6 @@ from harness.interface.hostile import (
     find_image,
 )
 from harness.interface.memory_map import RamMap
-from harness.interface.v6_device import DMA_ERROR
 from harness.interface.v7 import (
     CTL_DISABLE,
     CTL_HOST_FW,

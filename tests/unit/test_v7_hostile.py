@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from harness.guest.protocol import DMA_ERROR
 from harness.interface import hostile
 from harness.interface import v7_hostile as h
 from harness.interface.memory_map import RamMap
-from harness.interface.v6_device import DMA_ERROR
 from harness.interface.v7 import CTL_DISABLE, CTL_HOST_FW, FILE, FORMAT_PLATFORM_ROM, Status
 from harness.interface.v7_rules import V7Model
 from harness.interface.v7_struct import Fields

@@ -24,7 +24,7 @@ from checks import (
 from v6_checks import rejection_lines
 from vms import STAGE1, Booter
 
-from harness.guest.protocol import LOAD_ADDR
+from harness.guest.protocol import DMA_ERROR, LOAD_ADDR
 from harness.interface.encoding import U64_BYTES, U64_MAX, u64_le
 from harness.interface.v6 import (
     BIOS_ADDR,
@@ -35,7 +35,7 @@ from harness.interface.v6 import (
     GRANULE,
     REGION_TOP,
 )
-from harness.interface.v6_device import DMA_ERROR, V6Device
+from harness.interface.v6_device import V6Device
 from harness.platform import KIB, MIB, VGA_HOLE
 
 REGION = 256 * KIB
