@@ -1,4 +1,4 @@
-"""The generic-fuzz configs the series adds (patch 0008), by name."""
+"""The generic-fuzz configs the series adds (its generic-fuzz patch), by name."""
 
 from __future__ import annotations
 

@@ -78,8 +78,8 @@ def machine_args(binary: Path, config: str, runner: Runner) -> list[str]:
             f"{target} did not start its machine (exit code {proc.returncode})",
             path=binary,
             details=f"$ {quote(cmd)}\n" + (proc.stdout + proc.stderr)[-3000:],
-            hint="check that the tree has the series' generic-fuzz configs (patch 0007) and "
-            "that the machine starts; the output above is QEMU's",
+            hint="check that the tree has the series' generic-fuzz configs (its tests/qtest/fuzz "
+            "patch) and that the machine starts; the output above is QEMU's",
         )
     return args
 
