@@ -1,1 +1,2 @@
-"""Fuzzing inputs and outputs: generic-fuzz's input format, the seeds, libFuzzer's output."""
+"""Fuzzing inputs and outputs: generic-fuzz's input format, fw_cfg as its commands, the seed
+sets (one per ABI), libFuzzer's output."""

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.fuzz import libfuzzer
-from harness.fuzz import seeds as fuzz_seeds
+from harness.fuzz import fw_cfg_input, libfuzzer, seeds_v6
 from harness.fuzz.targets import CONFIGS
+from harness.fw_cfg import FwCfgEntry
 from harness.machine.cmdline import DEBUG_EXIT_IOBASE
 from harness.runner import Runner, base_env, quote
 from harness.workdir import Workdir
@@ -84,9 +84,7 @@ def machine_args(binary: Path, config: str, runner: Runner) -> list[str]:
     return args
 
 
-def device_files(
-    qemu: Path, args: list[str], config: str, runner: Runner
-) -> dict[str, fuzz_seeds.FwCfgEntry]:
+def device_files(qemu: Path, args: list[str], config: str, runner: Runner) -> dict[str, FwCfgEntry]:
     """The device's fw_cfg files as the fuzzed machine lays them out, read over qtest.
 
     QEMU does not exit when qtest's input ends, so the last command writes to an
@@ -97,7 +95,7 @@ def device_files(
     try:
         proc = subprocess.run(
             cmd,
-            input=fuzz_seeds.directory_qtest() + f"outb {DEBUG_EXIT_IOBASE:#x} 0x0\n",
+            input=fw_cfg_input.directory_qtest() + f"outb {DEBUG_EXIT_IOBASE:#x} 0x0\n",
             capture_output=True,
             text=True,
             timeout=PROBE_SECONDS,
@@ -107,9 +105,9 @@ def device_files(
     except subprocess.TimeoutExpired as exc:
         output, errors = _text(exc.stdout), _text(exc.stderr)
     try:
-        directory = fuzz_seeds.parse_directory(fuzz_seeds.reply_bytes(output))
-        return fuzz_seeds.device_files(directory)
-    except fuzz_seeds.ProbeError as exc:
+        directory = fw_cfg_input.parse_directory(fw_cfg_input.reply_bytes(output))
+        return seeds_v6.device_files(directory)
+    except fw_cfg_input.ProbeError as exc:
         raise HarnessError(
             STEP,
             f"could not read the fw_cfg file directory of {config}'s machine: {exc}",
@@ -158,7 +156,7 @@ def fuzz_one(
 ) -> libfuzzer.Outcome:
     qemu = binary.with_name("qemu-system-x86_64")
     files = device_files(qemu, machine_args(binary, where.config, runner), where.config, runner)
-    write_seeds(where.seeds, fuzz_seeds.seeds(files))
+    write_seeds(where.seeds, seeds_v6.seeds(files))
     selectors = ", ".join(f"{n}={f.select:#x}" for n, f in files.items())
     logger.info(f"fuzz {where.config}: device files {selectors}; seeds in {where.seeds}")
     for directory in (where.corpus, where.crashes):

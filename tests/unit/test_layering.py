@@ -20,7 +20,7 @@ ALLOWED = {
     "machine": {"guest"},
     "build": {"guest"},
     "interface": {"guest"},
-    "fuzz": {"interface"},  # the seeds are written for the v6 files
+    "fuzz": {"interface"},  # each seed set is written for its ABI's files
     "ci": set(),  # sharding and the JUnit merge: plain data
     "posting": {"tree"},  # send and changelog work on the series and the QEMU tree
     "workflows": {"tree", "build", "machine", "guest", "interface", "fuzz", "ci"},

@@ -1,8 +1,9 @@
-"""Seed inputs for the vmfwupdate generic-fuzz targets: fw_cfg I/O and DMA on the device's files.
+"""fw_cfg as generic-fuzz commands: the file directory probe, I/O and DMA transfers.
 
-The fuzz configs match the fw_cfg regions by name (``fwcfg*``); in the I/O address space
-they are, in address order, region 0 = ``fwcfg`` (selector 0x510, data 0x511) and region 1
-= ``fwcfg.dma`` (0x514: high, 0x518: low half of the big-endian DMA descriptor address).
+The plumbing every seed set (one per ABI, ``seeds_v6``, ``seeds_v7``) is written with. The
+fuzz configs match the fw_cfg regions by name (``fwcfg*``); in the I/O address space they
+are, in address order, region 0 = ``fwcfg`` (selector 0x510, data 0x511) and region 1 =
+``fwcfg.dma`` (0x514: high, 0x518: low half of the big-endian DMA descriptor address).
 The files' selectors are not fixed: they come from the fw_cfg file directory (selector
 0x19), which :func:`directory_qtest` reads over the qtest protocol from a QEMU started
 with the fuzz target's own arguments.
@@ -12,18 +13,15 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Iterable
 
 from harness.fuzz.generic_fuzz_input import (
     PioSize,
     clear_dma_patterns,
     dma_pattern,
-    join,
     pio_in,
     pio_out,
 )
 from harness.fw_cfg import FwCfgEntry
-from harness.interface import v6
 
 REGION_CTL = 0  # "fwcfg": selector at offset 0, data at offset 1
 REGION_DMA = 1  # "fwcfg.dma": descriptor address, high half at 0, low half at 4
@@ -32,6 +30,8 @@ DATA_PORT = 0x511
 FILE_DIR = 0x19
 DIR_ENTRY = struct.Struct(">IHH56s")  # size, select, reserved, name
 MAX_FILES = 64  # more than any x86 machine's x-file-slots
+DIR_IO_BYTES = 16  # what the dir-io seed reads: the count and the start of the first entry
+DATA_PORT_VALUE = 0x5A  # what a seed writes to the data port (fw_cfg ignores such writes)
 
 DMA_ERROR = 0x01
 DMA_READ = 0x02
@@ -43,10 +43,6 @@ DESC_ADDR = 0x10000  # guest RAM the descriptor is read from
 DATA_ADDR = 0x20000  # guest RAM the file data is read from or written to
 IMAGE_ADDR = 0x100000  # guest RAM an armed update copies from at the reset
 OUTSIDE_RAM = 0xD0000000  # the PCI hole of a 128 MiB guest (generic-fuzz maps sparse memory)
-
-# The v6 files, by their names below the prefix (the seeds are written for the v6 layout).
-PREFIX = v6.FILE_PREFIX
-FILES = tuple(f.name.removeprefix(PREFIX) for f in v6.FILES)
 
 
 class ProbeError(ValueError):
@@ -69,21 +65,27 @@ def parse_directory(data: bytes) -> list[FwCfgEntry]:
     return files
 
 
-def device_files(directory: Iterable[FwCfgEntry]) -> dict[str, FwCfgEntry]:
-    """The device's files by short name (``cap``, ...); all five must be there."""
-    found = {f.name[len(PREFIX) :]: f for f in directory if f.name.startswith(PREFIX)}
-    absent = [name for name in FILES if name not in found]
-    if absent:
-        raise ProbeError(f"the fw_cfg directory has no {', '.join(PREFIX + n for n in absent)}")
-    return {name: found[name] for name in FILES}
-
-
 def select(key: int) -> bytes:
     return pio_out(PioSize.WORD, REGION_CTL, 0, key)
 
 
 def read_data(count: int) -> list[bytes]:
     return [pio_in(PioSize.BYTE, REGION_CTL, 1) for _ in range(count)]
+
+
+def directory_io() -> list[bytes]:
+    """Select the file directory and read its first bytes from the data port."""
+    return [select(FILE_DIR), *read_data(DIR_IO_BYTES)]
+
+
+def read_io(file: FwCfgEntry, count: int) -> list[bytes]:
+    """Select a file and read `count` bytes of it from the data port."""
+    return [select(file.select), *read_data(count)]
+
+
+def write_data_port(file: FwCfgEntry) -> list[bytes]:
+    """Select a file and write a byte to the data port (no write reaches the file)."""
+    return [select(file.select), pio_out(PioSize.BYTE, REGION_CTL, 1, DATA_PORT_VALUE)]
 
 
 def directory_qtest() -> str:
@@ -128,45 +130,24 @@ def dma(
     return commands
 
 
+def selecting(file: FwCfgEntry, operation: int) -> int:
+    """The control word of a transfer that selects `file` first (its offset becomes 0)."""
+    return (file.select << 16) | DMA_SELECT | operation
+
+
 def dma_write(file: FwCfgEntry, payload: bytes, address: int = DATA_ADDR) -> list[bytes]:
-    control = (file.select << 16) | DMA_SELECT | DMA_WRITE
-    return dma(control, len(payload), address, payload)
+    return dma(selecting(file, DMA_WRITE), len(payload), address, payload)
 
 
 def dma_read(file: FwCfgEntry) -> list[bytes]:
-    return dma((file.select << 16) | DMA_SELECT | DMA_READ, file.size, DATA_ADDR)
+    return dma(selecting(file, DMA_READ), file.size, DATA_ADDR)
 
 
-def u64(value: int) -> bytes:
-    return struct.pack("<Q", value & 0xFFFFFFFFFFFFFFFF)
+def dma_skip(file: FwCfgEntry, count: int) -> list[bytes]:
+    """Select `file` and skip `count` bytes of it: the next transfer starts there."""
+    return dma(selecting(file, DMA_SKIP), count, DATA_ADDR)
 
 
-def seeds(files: dict[str, FwCfgEntry]) -> dict[str, bytes]:
-    """Named seed inputs: reads and writes of every file, accepted and rejected values,
-    complete updates that the reset at the end of each run applies."""
-    cap, size, addr = files["cap"], files["bios-size"], files["bios-addr"]
-    disable, opaque = files["disable"], files["opaque"]
-    out: dict[str, list[bytes]] = {"dir-io": [select(FILE_DIR), *read_data(16)]}
-    for name, file in files.items():
-        out[f"read-io-{name}"] = [select(file.select), *read_data(min(file.size, 8))]
-        out[f"read-dma-{name}"] = dma_read(file)
-    out["write-cap"] = dma_write(cap, u64(0))
-    for value in (0x10000, 0x40000, 0x12345, 0, 0x1000000):
-        out[f"write-bios-size-{value:#x}"] = dma_write(size, u64(value))
-    for value in (IMAGE_ADDR, 0, 0xFFFC0000, 0x7FF8000, 0xFFFFFFFFFFFFF000):
-        out[f"write-bios-addr-{value:#x}"] = dma_write(addr, u64(value))
-    out["write-bios-addr-short"] = dma_write(addr, u64(IMAGE_ADDR)[:4])
-    out["write-bios-addr-from-pci-hole"] = dma_write(addr, u64(IMAGE_ADDR), OUTSIDE_RAM)
-    out["write-disable"] = dma_write(disable, b"\x01")
-    # a 16-byte pattern that generic-fuzz repeats over the whole page, byte 0 counting up
-    control = (opaque.select << 16) | DMA_SELECT | DMA_WRITE
-    out["write-opaque"] = dma(control, opaque.size, DATA_ADDR, bytes(range(1, 17)), stride=1)
-    skip = dma((opaque.select << 16) | DMA_SELECT | DMA_SKIP, opaque.size // 2, DATA_ADDR)
-    out["write-opaque-after-skip"] = skip + dma(DMA_WRITE, 16, DATA_ADDR, bytes(16))
-    out["write-data-port"] = [select(addr.select), pio_out(PioSize.BYTE, REGION_CTL, 1, 0x5A)]
-    for value in (0x10000, 0x40000):
-        out[f"update-{value:#x}"] = dma_write(size, u64(value)) + dma_write(addr, u64(IMAGE_ADDR))
-    out["update-then-disable"] = out["update-0x10000"] + dma_write(disable, b"\x01")
-    out["disable-then-update"] = dma_write(disable, b"\x01") + out["update-0x10000"]
-    out["update-then-cancel"] = out["update-0x10000"] + dma_write(addr, u64(0))
-    return {name: join(commands) for name, commands in out.items()}
+def dma_write_on(payload: bytes) -> list[bytes]:
+    """A write of the selected file where the last transfer stopped (no select)."""
+    return dma(DMA_WRITE, len(payload), DATA_ADDR, payload)
