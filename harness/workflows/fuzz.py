@@ -1,7 +1,8 @@
 """``vmfwupdate fuzz``: coverage-guided fuzzing of the device with QEMU's generic-fuzz.
 
 Builds the ``fuzz`` profile (clang + libFuzzer + ASan + UBSan) if needed, reads the fw_cfg
-file directory through the fuzz binary to write seed inputs for the device's files, runs
+file directory through the fuzz binary to write the series' seed inputs (its ABI's seed
+set, ``harness.fuzz.seeds``) for the device's files, runs
 ``qemu-fuzz-x86_64 --fuzz-target=generic-fuzz-<config>`` on a kept corpus, shows its
 progress, and turns any finding into a kept reproducer file and a command that replays it.
 """
@@ -18,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.fuzz import fw_cfg_input, libfuzzer, seeds_v6
+from harness.fuzz import fw_cfg_input, libfuzzer
+from harness.fuzz.seeds import SeedSet, seed_set
 from harness.fuzz.targets import CONFIGS
 from harness.fw_cfg import FwCfgEntry
 from harness.machine.cmdline import DEBUG_EXIT_IOBASE
@@ -84,7 +86,9 @@ def machine_args(binary: Path, config: str, runner: Runner) -> list[str]:
     return args
 
 
-def device_files(qemu: Path, args: list[str], config: str, runner: Runner) -> dict[str, FwCfgEntry]:
+def device_files(
+    qemu: Path, args: list[str], config: str, seeds: SeedSet, runner: Runner
+) -> dict[str, FwCfgEntry]:
     """The device's fw_cfg files as the fuzzed machine lays them out, read over qtest.
 
     QEMU does not exit when qtest's input ends, so the last command writes to an
@@ -106,7 +110,7 @@ def device_files(qemu: Path, args: list[str], config: str, runner: Runner) -> di
         output, errors = _text(exc.stdout), _text(exc.stderr)
     try:
         directory = fw_cfg_input.parse_directory(fw_cfg_input.reply_bytes(output))
-        return seeds_v6.device_files(directory)
+        return seeds.device_files(directory)
     except fw_cfg_input.ProbeError as exc:
         raise HarnessError(
             STEP,
@@ -152,11 +156,12 @@ class Progress:
 
 
 def fuzz_one(
-    binary: Path, where: Place, limits: libfuzzer.Limits, runner: Runner
+    binary: Path, where: Place, seeds: SeedSet, limits: libfuzzer.Limits, runner: Runner
 ) -> libfuzzer.Outcome:
     qemu = binary.with_name("qemu-system-x86_64")
-    files = device_files(qemu, machine_args(binary, where.config, runner), where.config, runner)
-    write_seeds(where.seeds, seeds_v6.seeds(files))
+    args = machine_args(binary, where.config, runner)
+    files = device_files(qemu, args, where.config, seeds, runner)
+    write_seeds(where.seeds, seeds.seeds(files))
     selectors = ", ".join(f"{n}={f.select:#x}" for n, f in files.items())
     logger.info(f"fuzz {where.config}: device files {selectors}; seeds in {where.seeds}")
     for directory in (where.corpus, where.crashes):
@@ -235,6 +240,10 @@ def run(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
     for name, value in (("--time", args.time), ("--runs", args.runs)):
         if value is not None and value < 1:
             raise HarnessError(STEP, f"{name} must be at least 1, not {value}")
+    try:
+        seeds = seed_set(workdir.series)
+    except ValueError as exc:
+        raise HarnessError(STEP, str(exc)) from None
     binary = fuzz_binary(args, workdir, runner)
     configs = CONFIGS if args.target == "all" else (args.target,)
     limits = libfuzzer.Limits(
@@ -245,5 +254,6 @@ def run(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
         leaks_per_input=args.leaks == "input",
     )
     for config in configs:
-        fuzz_one(binary, place(workdir, config, args.corpus, len(configs) > 1), limits, runner)
+        where = place(workdir, config, args.corpus, len(configs) > 1)
+        fuzz_one(binary, where, seeds, limits, runner)
     return 0
