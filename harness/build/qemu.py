@@ -51,17 +51,39 @@ class Profile:
     binary: str = "qemu-system-x86_64"
     packages: tuple[str, ...] = ()  # Debian packages beyond `make setup`'s
     firmware_path: str | None = None  # configured --firmwarepath, linked into the bundle
+    bundled_blobs: bool = False  # link BLOB_SOURCES into the bundle's data directory
 
 
 # The fuzzer runs the machine without any guest code, but `pc` still loads its -bios file;
 # the +ds tarball has none, so the fuzz build looks in Debian's SeaBIOS directory. Run from
 # the build tree, QEMU maps that path into <build>/qemu-bundle, where link_firmware() puts
 # a link to the real directory.
-FUZZ_FIRMWARE_PATH = "/usr/share/seabios"
+SEABIOS_DIR = "/usr/share/seabios"
+FUZZ_FIRMWARE_PATH = SEABIOS_DIR
+
+
+@dataclass(frozen=True)
+class BlobSource:
+    """Firmware files QEMU's default machines load, and where they come from."""
+
+    directory: str  # absolute, or relative to the build directory
+    pattern: str
+    package: str | None  # the Debian package that has them; None: this build makes them
+
+
+# The other profiles keep QEMU's own firmware path; run from the build tree, QEMU looks in
+# the bundle's data directory, and the +ds tarball puts no blobs there. QEMU's own tests
+# that start a default machine without -bios (fw_cfg-test, in the in-tree suite) need the
+# pc BIOS, the VGA BIOSes, the NIC's option ROM and kvmvapic.bin: link_blobs() links them.
+BLOB_SOURCES = (
+    BlobSource(SEABIOS_DIR, "*.bin", "seabios"),
+    BlobSource("/usr/lib/ipxe/qemu", "*.rom", "ipxe-qemu"),
+    BlobSource("pc-bios/optionrom", "*.bin", None),
+)
 
 PROFILES: dict[str, Profile] = {
-    "default": Profile(),
-    "asan": Profile(flags=("--enable-asan", "--enable-ubsan")),
+    "default": Profile(bundled_blobs=True),
+    "asan": Profile(flags=("--enable-asan", "--enable-ubsan"), bundled_blobs=True),
     "fuzz": Profile(
         flags=(
             "--enable-fuzzing",
@@ -260,16 +282,23 @@ def build_option_roms(build_dir: Path, runner: Runner, env: dict[str, str], log:
         )
 
 
-def link_firmware(build_dir: Path, firmware_path: str) -> None:
-    """Make the build tree's qemu-bundle copy of ``firmware_path`` point at the real one."""
-    real = Path(firmware_path)
-    if not (real / "bios-256k.bin").is_file():
+PC_BIOS = "bios-256k.bin"
+
+
+def require_pc_bios(real: Path) -> None:
+    if not (real / PC_BIOS).is_file():
         raise HarnessError(
             STEP,
-            f"no bios-256k.bin in {real}, which this build profile takes the pc BIOS from",
+            f"no {PC_BIOS} in {real}, which this build profile takes the pc BIOS from",
             path=real,
             hint="install Debian's seabios package (`make setup` does)",
         )
+
+
+def link_firmware(build_dir: Path, firmware_path: str) -> None:
+    """Make the build tree's qemu-bundle copy of ``firmware_path`` point at the real one."""
+    real = Path(firmware_path)
+    require_pc_bios(real)
     bundled = build_dir / "qemu-bundle" / firmware_path.lstrip("/")
     if bundled.is_symlink() and bundled.resolve() == real.resolve():
         return
@@ -282,6 +311,47 @@ def link_firmware(build_dir: Path, firmware_path: str) -> None:
         )
     bundled.parent.mkdir(parents=True, exist_ok=True)
     bundled.symlink_to(real)
+
+
+def bundle_data_dir(build_dir: Path) -> Path:
+    """The data directory QEMU run from the build tree reads (``<prefix>/share/qemu``)."""
+    found = sorted((build_dir / "qemu-bundle").glob("**/share/qemu/keymaps"))
+    if not found:
+        raise HarnessError(
+            STEP,
+            f"no share/qemu/keymaps below {build_dir / 'qemu-bundle'}: not a built QEMU tree",
+            path=build_dir,
+            hint="build again; the link step runs after ninja",
+        )
+    return found[0].parent
+
+
+def link_blobs(build_dir: Path, sources: tuple[BlobSource, ...] = BLOB_SOURCES) -> list[str]:
+    """Link the files of ``sources`` into the bundle's data directory, unless the tree has
+    a file of that name there (the first source with a name wins); the names linked."""
+    data_dir = bundle_data_dir(build_dir)
+    linked: list[str] = []
+    for source in sources:
+        directory = build_dir / source.directory  # an absolute directory stays itself
+        blobs = sorted(directory.glob(source.pattern))
+        if not blobs:
+            raise HarnessError(
+                STEP,
+                f"no {source.pattern} files in {directory}, which QEMU's default machines "
+                "load their firmware from",
+                path=directory,
+                hint=f"install Debian's {source.package} package (`make setup` does)"
+                if source.package
+                else "build again: the option ROM step makes them",
+            )
+        for blob in blobs:
+            target = data_dir / blob.name
+            if blob.name in linked or (target.exists() and not target.is_symlink()):
+                continue
+            target.unlink(missing_ok=True)
+            target.symlink_to(blob.resolve())
+            linked.append(blob.name)
+    return linked
 
 
 def existing_binary(workdir: Workdir, profile: str, build_dir: Path | None = None) -> Path:
@@ -325,6 +395,9 @@ def build(
         build_option_roms(build_dir, runner, env, log)
     if spec.firmware_path is not None:
         link_firmware(build_dir, spec.firmware_path)
+    if spec.bundled_blobs:
+        linked = link_blobs(build_dir)
+        logger.debug(f"build: linked {len(linked)} firmware file(s) into the bundle")
     qemu = build_dir / spec.binary
     seconds = time.monotonic() - start
     logger.info(f"build: {qemu} ready ({seconds:.1f}s, log: {log})")

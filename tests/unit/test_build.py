@@ -168,3 +168,61 @@ def test_missing_firmware_says_which_package(tmp_path: Path) -> None:
     with pytest.raises(HarnessError) as info:
         qemu.link_firmware(tmp_path / "b", str(tmp_path / "none"))
     assert "seabios" in (info.value.hint or "")
+
+
+def blob_tree(tmp_path: Path) -> tuple[Path, Path, tuple[qemu.BlobSource, ...]]:
+    """A build tree with a bundle data directory, a distro directory and built ROMs."""
+    distro = tmp_path / "seabios"
+    distro.mkdir()
+    for name in ("bios-256k.bin", "vgabios-stdvga.bin", "kvmvapic.bin", "README"):
+        (distro / name).write_bytes(name.encode())
+    build_dir = tmp_path / "build"
+    data_dir = build_dir / "qemu-bundle" / "usr" / "local" / "share" / "qemu"
+    (data_dir / "keymaps").mkdir(parents=True)
+    (data_dir / "trace-events-all").write_bytes(b"the tree's own file")
+    roms = build_dir / "pc-bios" / "optionrom"
+    roms.mkdir(parents=True)
+    (roms / "kvmvapic.bin").write_bytes(b"built")
+    (roms / "kvmvapic.o").write_bytes(b"object")
+    sources = (
+        qemu.BlobSource(str(distro), "*.bin", "seabios"),
+        qemu.BlobSource("pc-bios/optionrom", "*.bin", None),
+    )
+    return build_dir, data_dir, sources
+
+
+def test_blobs_are_linked_into_the_bundle_data_dir(tmp_path: Path) -> None:
+    build_dir, data_dir, sources = blob_tree(tmp_path)
+    linked = qemu.link_blobs(build_dir, sources)
+    assert linked == ["bios-256k.bin", "kvmvapic.bin", "vgabios-stdvga.bin"]
+    assert (data_dir / "bios-256k.bin").read_bytes() == b"bios-256k.bin"
+    assert (data_dir / "kvmvapic.bin").read_bytes() == b"kvmvapic.bin"  # the first source wins
+    assert not (data_dir / "README").exists() and not (data_dir / "kvmvapic.o").exists()
+    assert qemu.link_blobs(build_dir, sources) == linked  # again: the same links
+
+
+def test_blobs_leave_the_trees_own_files(tmp_path: Path) -> None:
+    build_dir, data_dir, sources = blob_tree(tmp_path)
+    (tmp_path / "seabios" / "trace-events-all.bin").write_bytes(b"x")
+    (data_dir / "trace-events-all.bin").write_bytes(b"the tree's")
+    assert "trace-events-all.bin" not in qemu.link_blobs(build_dir, sources)
+    assert (data_dir / "trace-events-all.bin").read_bytes() == b"the tree's"
+
+
+def test_missing_blobs_say_which_package(tmp_path: Path) -> None:
+    build_dir, _, _ = blob_tree(tmp_path)
+    absent = (qemu.BlobSource(str(tmp_path / "ipxe"), "*.rom", "ipxe-qemu"),)
+    with pytest.raises(HarnessError) as info:
+        qemu.link_blobs(build_dir, absent)
+    assert "ipxe-qemu" in (info.value.hint or "")
+
+
+def test_blobs_need_a_built_tree(tmp_path: Path) -> None:
+    with pytest.raises(HarnessError, match="keymaps"):
+        qemu.link_blobs(tmp_path / "nothing")
+
+
+def test_default_and_asan_builds_bundle_the_blobs() -> None:
+    assert qemu.PROFILES["default"].bundled_blobs and qemu.PROFILES["asan"].bundled_blobs
+    assert not qemu.PROFILES["fuzz"].bundled_blobs
+    assert {s.package for s in qemu.BLOB_SOURCES} == {"seabios", "ipxe-qemu", None}
