@@ -74,11 +74,12 @@ class BlobSource:
 # The other profiles keep QEMU's own firmware path; run from the build tree, QEMU looks in
 # the bundle's data directory, and the +ds tarball puts no blobs there. QEMU's own tests
 # that start a default machine without -bios (fw_cfg-test, in the in-tree suite) need the
-# pc BIOS, the VGA BIOSes, the NIC's option ROM and kvmvapic.bin: link_blobs() links them.
+# pc BIOS, the VGA BIOSes, the NIC's option ROM and kvmvapic.bin: link_blobs() links them,
+# the ROMs this tree built first, so a distribution file never stands in for one of them.
 BLOB_SOURCES = (
+    BlobSource("pc-bios/optionrom", "*.bin", None),
     BlobSource(SEABIOS_DIR, "*.bin", "seabios"),
     BlobSource("/usr/lib/ipxe/qemu", "*.rom", "ipxe-qemu"),
-    BlobSource("pc-bios/optionrom", "*.bin", None),
 )
 
 PROFILES: dict[str, Profile] = {

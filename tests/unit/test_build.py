@@ -226,3 +226,7 @@ def test_default_and_asan_builds_bundle_the_blobs() -> None:
     assert qemu.PROFILES["default"].bundled_blobs and qemu.PROFILES["asan"].bundled_blobs
     assert not qemu.PROFILES["fuzz"].bundled_blobs
     assert {s.package for s in qemu.BLOB_SOURCES} == {"seabios", "ipxe-qemu", None}
+
+
+def test_the_trees_own_roms_come_before_the_distributions() -> None:
+    assert qemu.BLOB_SOURCES[0].package is None
