@@ -79,6 +79,11 @@ class Workdir:
         return self.series_root / "logs"
 
     @property
+    def vm_logs(self) -> Path:
+        """Per-test QEMU logs of the functional tests (pytest ``--vm-log-dir``)."""
+        return self.logs / "functional"
+
+    @property
     def payloads(self) -> Path:
         """Agent images: they do not depend on the series."""
         return self.root / "payloads"

@@ -97,14 +97,16 @@ def run(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
 def test(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
     """``vmfwupdate test -k PATTERN``: rebuild what changed, run the matching tests."""
     qemu = up_to_date_binary(args, workdir, runner)
-    cmd = pytest_command(args, qemu, workdir.series)
+    cmd = pytest_command(args, qemu, workdir.series, workdir.vm_logs)
     logger.info(f"+ {shlex.join(cmd)}")
     return subprocess.call(cmd, cwd=workdir.repo)
 
 
-def pytest_command(args: argparse.Namespace, qemu: Path, series: str) -> list[str]:
-    """The pytest run of ``vmfwupdate test``: the series' ABI and binary, selection,
-    accelerator, workers."""
+def pytest_command(
+    args: argparse.Namespace, qemu: Path, series: str, vm_log_dir: Path
+) -> list[str]:
+    """The pytest run of ``vmfwupdate test``: the series' ABI, binary and VM log directory
+    (``-- --vm-log-dir=DIR`` overrides it), selection, accelerator, workers."""
     base = [
         sys.executable,
         "-m",
@@ -113,6 +115,7 @@ def pytest_command(args: argparse.Namespace, qemu: Path, series: str) -> list[st
         "--abi",
         series,
         f"--qemu-bin={qemu}",
+        f"--vm-log-dir={vm_log_dir}",
     ]
     selection: list[str] = []
     if args.keyword:

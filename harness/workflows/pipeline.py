@@ -218,7 +218,7 @@ def check_series(
                 "--abi",
                 workdir.series,
                 f"--qemu-bin={built.qemu}",
-                f"--vm-log-dir={workdir.logs / 'functional'}",
+                f"--vm-log-dir={workdir.vm_logs}",
                 *(["--hostile-long"] if args.long else []),
                 *workers.pytest_args(args.test_jobs),
             ],

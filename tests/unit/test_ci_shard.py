@@ -342,7 +342,7 @@ def test_vmfwupdate_test_passes_the_shard_on(monkeypatch: pytest.MonkeyPatch) ->
     args = make_parser().parse_args(
         ["test", "--no-build", "--shard", "ci", "--shard-durations", "d.json", "-n", "2"]
     )
-    cmd = devloop.pytest_command(args, Path("/q"), "v7")
+    cmd = devloop.pytest_command(args, Path("/q"), "v7", Path("/l"))
     # --opt=VALUE: pytest takes a separate value of a plugin's option for a path argument
     # when it chooses the rootdir (before plugins are loaded)
     assert "--shard=3/4" in cmd

@@ -45,17 +45,31 @@ def test_pytest_args() -> None:
     assert default == ([] if workers.cpus() == 1 else workers.pytest_args(workers.cpus()))
 
 
+LOGS = Path("/w/.work/v7/logs/functional")
+
+
+def test_test_command_logs_per_series() -> None:
+    """`vmfwupdate test` puts the VM logs in the series' own log directory, as the check
+    pipeline does; a --vm-log-dir after -- comes later on the command line and wins."""
+    parser = make_parser()
+    qemu = Path("/b/qemu-system-x86_64")
+    cmd = pytest_command(parser.parse_args(["test", "-m", "quick"]), qemu, "v7", LOGS)
+    assert cmd[4:8] == ["--abi", "v7", f"--qemu-bin={qemu}", f"--vm-log-dir={LOGS}"]
+    ci = pytest_command(parser.parse_args(["test", "--", "--vm-log-dir=ci"]), qemu, "v7", LOGS)
+    assert ci.index("--vm-log-dir=ci") > ci.index(f"--vm-log-dir={LOGS}")
+
+
 def test_test_command_workers() -> None:
     """The whole suite or a marker runs on all CPUs; -k (the edit loop) in one process,
     unless -n says otherwise; pytest arguments after -- come last and win."""
     parser = make_parser()
     qemu = Path("/b/qemu-system-x86_64")
-    everything = pytest_command(parser.parse_args(["test", "-m", "quick"]), qemu, "v7")
-    assert everything[7:] == [*workers.pytest_args(None), "-m", "quick", "--accel", "tcg"]
-    loop = pytest_command(parser.parse_args(["test", "-k", "cf9", "--", "-x"]), qemu, "v7")
-    assert loop[7:] == ["-k", "cf9", "--accel", "tcg", "-x"]
-    spread = pytest_command(parser.parse_args(["test", "-k", "tcg", "-n", "2"]), qemu, "v7")
-    assert spread[7:] == ["-n", "2", "--dist", "worksteal", "-k", "tcg", "--accel", "tcg"]
+    everything = pytest_command(parser.parse_args(["test", "-m", "quick"]), qemu, "v7", LOGS)
+    assert everything[8:] == [*workers.pytest_args(None), "-m", "quick", "--accel", "tcg"]
+    loop = pytest_command(parser.parse_args(["test", "-k", "cf9", "--", "-x"]), qemu, "v7", LOGS)
+    assert loop[8:] == ["-k", "cf9", "--accel", "tcg", "-x"]
+    spread = pytest_command(parser.parse_args(["test", "-k", "tcg", "-n", "2"]), qemu, "v7", LOGS)
+    assert spread[8:] == ["-n", "2", "--dist", "worksteal", "-k", "tcg", "--accel", "tcg"]
 
 
 def test_parallel_junit_counts_every_test_once(tmp_path: Path) -> None:
