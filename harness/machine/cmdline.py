@@ -129,3 +129,11 @@ def build_args(cfg: VMConfig, wiring: list[str], optionrom: Path | None) -> list
 def debug_exit_status(value: int) -> int:
     """The process exit status QEMU uses when the guest writes `value` to isa-debug-exit."""
     return ((value << 1) | 1) & 0xFF
+
+
+def debug_exit_value(status: int) -> int | None:
+    """The low 7 bits of the value a guest wrote to isa-debug-exit for QEMU to exit with
+    ``status``, or None when no write gives that status (even, or a signal)."""
+    if status <= 0 or not status & 1:
+        return None
+    return status >> 1

@@ -20,10 +20,12 @@ from harness.build.agent_image import build_agent
 from harness.ci import cli as ci_cli
 from harness.errors import HarnessError
 from harness.machine.cmdline import (
+    DEBUG_EXIT_IOBASE,
     DEVICE,
     FwCfgBlob,
     VMConfig,
     build_args,
+    debug_exit_value,
     optionrom_for,
     terminal_wiring,
 )
@@ -91,6 +93,13 @@ def run(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
             raise HarnessError("run", f"cannot start QEMU: {exc}", path=qemu) from exc
     if status != 0:
         logger.info(f"run: QEMU exited with status {status} (logs: this terminal)")
+        value = debug_exit_value(status)  # run_config keeps isa-debug-exit (VMConfig default)
+        if value is not None:
+            logger.info(
+                f"run: that is the status of a guest `exit {value}` through isa-debug-exit "
+                f"(port {DEBUG_EXIT_IOBASE:#x}); a QEMU error exits 1 as well, with its "
+                "message above"
+            )
     return status
 
 

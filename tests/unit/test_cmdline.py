@@ -60,6 +60,14 @@ def test_debug_exit_status() -> None:
     assert c.debug_exit_status(EXIT_VALUE) == (EXIT_VALUE << 1) | 1
 
 
+def test_debug_exit_value() -> None:
+    for value in (0, 1, EXIT_VALUE, 0x7F):
+        assert c.debug_exit_value(c.debug_exit_status(value)) == value
+    assert c.debug_exit_value(0) is None  # a normal exit
+    assert c.debug_exit_value(2) is None  # no write to the port gives an even status
+    assert c.debug_exit_value(-9) is None  # killed by a signal
+
+
 def test_kvm_probe_reports_reason(tmp_path: Path) -> None:
     ok, reason = host.kvm_usable(str(tmp_path / "nope"))
     assert not ok
