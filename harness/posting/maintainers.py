@@ -7,13 +7,19 @@ kernel/QEMU practice (and b4's): maintainers, supporters and odd fixers of the t
 areas go to To:, reviewers, mailing lists and everyone else to Cc:; a patch whose files
 have no maintainer goes To: its lists. The cover letter gets the union of all patches (an
 address that is To: on any patch is To: there).
+
+get_maintainer.pl reads ``MAINTAINERS`` from the tree it runs in, so it runs in the tree as it
+is after the whole series (:func:`series_applied`): an entry the series adds for its own new
+files then counts for every patch that touches them, as it will once the series is merged.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,3 +120,54 @@ def union(all_recipients: Iterable[Recipients]) -> Recipients:
     for recipients in all_recipients:
         result.extend(recipients)
     return result
+
+
+@contextmanager
+def series_applied(
+    tree: Path, base: str | None, patches: Sequence[Path], runner: Runner
+) -> Iterator[Path]:
+    """A scratch git worktree of ``tree`` at ``base`` with every patch applied in order
+    (removed on exit). Without a base (no ``base-commit:`` in the cover letter) the tree is
+    used as it is, and that is said."""
+    if base is None:
+        runner.say(
+            "send: WARNING: the series names no base commit: get_maintainer.pl runs in the "
+            "tree as it is, without the MAINTAINERS entries the series adds"
+        )
+        yield tree
+        return
+    with tempfile.TemporaryDirectory(prefix="vmfwupdate-send-") as scratch:
+        worktree = Path(scratch) / "tree"
+        runner.run(
+            ["git", "worktree", "add", "--detach", "--quiet", worktree, base],
+            step=STEP,
+            cwd=tree,
+            hint=f"the series' base commit {base[:12]} must be in the QEMU tree "
+            "(pass --qemu-src with the tree the series was exported from)",
+        )
+        try:
+            for patch in patches:
+                proc = runner.run(
+                    ["git", "apply", "--index", patch.resolve()],
+                    step=STEP,
+                    cwd=worktree,
+                    check=False,
+                )
+                if proc.returncode != 0:
+                    raise HarnessError(
+                        STEP,
+                        f"{patch.name} does not apply on the series' base {base[:12]} "
+                        "(with the patches before it); nothing was sent",
+                        path=patch,
+                        details=proc.stderr.strip(),
+                        hint="rebase the series onto its base, `vmfwupdate export`, then send "
+                        "again",
+                    )
+            yield worktree
+        finally:
+            runner.run(
+                ["git", "worktree", "remove", "--force", worktree],
+                step=STEP,
+                cwd=tree,
+                check=False,
+            )

@@ -5,9 +5,9 @@
 2. builds: every patch must have a recorded successful build of itself on top of the ones
    before it (``ci/bisect-build`` records them, see :mod:`harness.posting.results`);
    ``--build`` runs ci/bisect-build first. A failed or missing result refuses.
-3. recipients: ``scripts/get_maintainer.pl`` on each patch file in the tree (To:
-   maintainers, Cc: reviewers and lists); the cover letter gets the union; ``--to``/``--cc``
-   are added to every message.
+3. recipients: ``scripts/get_maintainer.pl`` on each patch file, in a scratch worktree of the
+   tree with the whole series applied (To: maintainers, Cc: reviewers and lists); the cover
+   letter gets the union; ``--to``/``--cc`` are added to every message.
 4. the messages: copies of the series files with those To:/Cc: headers in
    ``.work/outgoing/<series>/`` (what would be sent, to read or to send by hand).
 5. ``git send-email --dry-run`` on them (``--send``: for real), run in the QEMU tree so that
@@ -196,7 +196,9 @@ def prepare(
     cc: Sequence[str],
 ) -> list[tuple[Path, Recipients]]:
     """Write the addressed copies of the series into ``outgoing``; returns (file, recipients)."""
-    per_patch = [(p, maintainers.for_patch(tree, p, runner)) for p in patches]
+    base = results.base_of_series(cover) if cover is not None else None
+    with maintainers.series_applied(tree, base, patches, runner) as applied:
+        per_patch = [(p, maintainers.for_patch(applied, p, runner)) for p in patches]
     files: list[tuple[Path, Recipients]] = []
     if cover is not None:
         text = cover.read_text(encoding="utf-8", errors="replace")

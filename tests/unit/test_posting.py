@@ -33,24 +33,52 @@ pytestmark = pytest.mark.skipif(
 )
 
 GET_MAINTAINER = r"""#!/usr/bin/perl
-# prints like QEMU's get_maintainer.pl: one address a line with its roles
-my %areas = (
-    "hw/misc/" => ["Mia Maintainer <mia\@example.invalid> (maintainer:Misc devices)",
-                   "Rob Reviewer <rob\@example.invalid> (reviewer:Misc devices)"],
-    "docs/"    => ["Doc Supporter <doc\@example.invalid> (supporter:Documentation)",
-                   "Mia Maintainer <mia\@example.invalid> (reviewer:Documentation)"],
-);
+# prints like QEMU's get_maintainer.pl: one address a line with its roles, from the
+# MAINTAINERS of the tree it runs in (sections: a title line, then M:, R:, S:, F: lines)
+my (@areas, $area);
+open(my $m, "<", "MAINTAINERS") or die "no MAINTAINERS here";
+while (<$m>) {
+    chomp;
+    if ($_ eq "") { undef $area; next; }
+    if (!$area) {
+        $area = {title => $_, people => [], files => [], status => ""};
+        push @areas, $area;
+        next;
+    }
+    if (/^([MR]):\s*(.+)$/) { push @{$area->{people}}, [$1, $2]; }
+    elsif (/^S:\s*(.+)$/) { $area->{status} = $1; }
+    elsif (/^F:\s*(\S+)$/) { push @{$area->{files}}, $1; }
+}
 my %seen;
 open(my $fh, "<", $ARGV[0]) or die "cannot open $ARGV[0]";
 while (<$fh>) {
     next unless m{^\+\+\+ b/(\S+)};
     my $file = $1;
-    for my $prefix (sort keys %areas) {
-        next unless index($file, $prefix) == 0;
-        for my $line (@{$areas{$prefix}}) { print "$line\n" unless $seen{$line}++; }
+    for my $a (@areas) {
+        next unless grep { index($file, $_) == 0 } @{$a->{files}};
+        for my $p (@{$a->{people}}) {
+            my ($kind, $who) = @$p;
+            my $role = $kind eq "R" ? "reviewer"
+                     : $a->{status} eq "Supported" ? "supporter" : "maintainer";
+            my $line = "$who ($role:$a->{title})";
+            print "$line\n" unless $seen{$line}++;
+        }
     }
 }
 print "devel\@lists.example.invalid (open list:All patches CC here)\n";
+"""
+
+MAINTAINERS = """Misc devices
+M: Mia Maintainer <mia@example.invalid>
+R: Rob Reviewer <rob@example.invalid>
+S: Maintained
+F: hw/misc/
+
+Documentation
+M: Doc Supporter <doc@example.invalid>
+R: Mia Maintainer <mia@example.invalid>
+S: Supported
+F: docs/
 """
 
 CHECKPATCH = r"""#!/usr/bin/perl
@@ -94,6 +122,7 @@ def make_tree(path: Path) -> Path:
         script = path / "scripts" / name
         script.parent.mkdir(parents=True, exist_ok=True)
         script.write_text(text, encoding="utf-8")
+    (path / "MAINTAINERS").write_text(MAINTAINERS, encoding="utf-8")
     git(path, "add", "-A")
     git(path, "commit", "-q", "-m", "scripts")
     return path
@@ -299,6 +328,58 @@ def test_builds_must_be_recorded_for_the_patches_as_they_are(
     # --no-build-check goes on, and says so
     assert len(run_send(tree, series_dir, tmp_path, runner, build_check=False)) == MESSAGES
     assert "--no-build-check: not checked" in runner.out.getvalue()  # type: ignore[attr-defined]
+
+
+def test_maintainers_entries_the_series_adds_count_for_its_own_files(
+    tmp_path: Path, runner: Runner
+) -> None:
+    """get_maintainer.pl runs in the tree after the whole series: a MAINTAINERS entry added
+    by patch 1 addresses patch 2, which touches only the new files."""
+    tree = make_tree(tmp_path / "qemu")
+    base = git(tree, "rev-parse", "HEAD").strip()
+    entry = "\nFrobnicator\nM: Fred Frob <fred@example.invalid>\nS: Maintained\nF: hw/frob/\n"
+    first = commit(
+        tree,
+        {"hw/frob/frob.c": "int frob;\n", "MAINTAINERS": MAINTAINERS + entry},
+        "hw/frob: add the frobnicator\n\nSigned-off-by: Ada Developer <ada@example.invalid>\n",
+    )
+    second = commit(
+        tree,
+        {"hw/frob/frob.c": "int frob = 1;\n"},
+        "hw/frob: start at one\n\nSigned-off-by: Ada Developer <ada@example.invalid>\n",
+    )
+    series_dir = export(tree, base, second, tmp_path / "series", "PATCH v3")
+    git(tree, "checkout", "-q", "--detach", base)  # the tree as fetched: the series not in it
+    for c in (first, second):
+        record(tree, base, c, "ok", tmp_path / "results.json")
+    _cover, add, follow_up = run_send(tree, series_dir, tmp_path, runner)
+    assert add.to == ["Fred Frob <fred@example.invalid>"]
+    assert follow_up.to == ["Fred Frob <fred@example.invalid>"]
+    # the scratch worktree is gone, the tree is untouched
+    assert git(tree, "worktree", "list", "--porcelain").count("worktree ") == 1
+    assert git(tree, "status", "--porcelain") == ""
+    assert git(tree, "rev-parse", "HEAD").strip() == base
+
+
+def test_a_series_that_does_not_apply_on_its_base_is_refused(
+    series: tuple[Path, Path, str, list[str]], tmp_path: Path, runner: Runner
+) -> None:
+    tree, series_dir, base, _commits = series
+    other = commit(tree, {"hw/misc/a.c": "int a0 = 2;\n"}, "hw/misc: conflicting change")
+    cover = series_dir / "0000-cover-letter.patch"
+    text = cover.read_text(encoding="utf-8")
+    cover.write_text(text.replace(f"base-commit: {base}", f"base-commit: {other}"), "utf-8")
+    with pytest.raises(HarnessError, match="does not apply on the series' base") as error:
+        send.send(
+            tree,
+            series_dir,
+            runner,
+            outgoing=tmp_path / "outgoing",
+            results_file=tmp_path / "results.json",
+            build_check=False,
+        )
+    assert misc_name(series_dir) in str(error.value)
+    assert git(tree, "worktree", "list", "--porcelain").count("worktree ") == 1
 
 
 def test_placeholder_cover_letter_is_refused(
