@@ -79,6 +79,11 @@ class Workdir:
         return self.series_root / "logs"
 
     @property
+    def build_results(self) -> Path:
+        """This series' per-patch build results (``ci/bisect-build`` writes, ``send`` reads)."""
+        return self.logs / "build-results.json"
+
+    @property
     def vm_logs(self) -> Path:
         """Per-test QEMU logs of the functional tests (pytest ``--vm-log-dir``)."""
         return self.logs / "functional"

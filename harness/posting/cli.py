@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.posting import changelog, results, send
+from harness.posting import changelog, send
 from harness.runner import Runner
 from harness.tree import source
 from harness.tree.patchfile import subject_prefix
@@ -99,7 +99,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "--results",
         type=Path,
         metavar="FILE",
-        help="build results of ci/bisect-build (default: .work/logs/build-results.json)",
+        help="build results of ci/bisect-build (default: .work/<series>/logs/build-results.json)",
     )
     p.add_argument("--smtp-server", metavar="HOST", help="git send-email --smtp-server")
 
@@ -134,7 +134,7 @@ def dispatch(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
             directory,
             runner,
             outgoing=workdir.root / "outgoing" / name,
-            results_file=args.results or results.default_path(workdir.repo),
+            results_file=args.results or workdir.build_results,
             to=args.to,
             cc=args.cc,
             really=args.send,

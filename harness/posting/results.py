@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.workdir import find_repo_root
+from harness.workdir import DEFAULT_SERIES, SERIES, Workdir
 
 log = logging.getLogger(__name__)
 
@@ -129,10 +130,6 @@ class Results:
         tmp.replace(self.path)
 
 
-def default_path(repo: Path) -> Path:
-    return repo / ".work" / "logs" / "build-results.json"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m harness.posting.results record --tree T --base B --commit C ok|failed``."""
     parser = argparse.ArgumentParser(prog="python -m harness.posting.results")
@@ -141,10 +138,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     rec.add_argument("--tree", type=Path, required=True, help="the QEMU tree")
     rec.add_argument("--base", required=True, help="the commit the series sits on")
     rec.add_argument("--commit", required=True, help="the commit that was built")
-    rec.add_argument("--results", type=Path, help="results file (default .work/logs/...)")
+    rec.add_argument(
+        "--series",
+        choices=SERIES,
+        default=os.environ.get("SERIES") or DEFAULT_SERIES,
+        help=f"the series built (default: $SERIES, else {DEFAULT_SERIES})",
+    )
+    rec.add_argument(
+        "--results",
+        type=Path,
+        help="results file (default: .work/<series>/logs/build-results.json)",
+    )
     rec.add_argument("status", choices=("ok", "failed"))
     args = parser.parse_args(argv)
-    path = args.results or default_path(find_repo_root())
+    path = args.results or Workdir.default(args.series).build_results
     try:
         key = key_for_commit(args.tree, args.base, args.commit)
         subject = git_out(args.tree, "log", "-1", "--format=%s", args.commit).strip()

@@ -555,3 +555,23 @@ def test_build_option_runs_bisect_build_and_uses_what_it_records(
     assert len(messages) == MESSAGES
     assert "every patch builds" in runner.out.getvalue()  # type: ignore[attr-defined]
     assert len(results.Results(results_file).builds) == PATCHES
+
+
+def test_send_reads_the_build_results_of_its_own_series(
+    series: tuple[Path, Path, str, list[str]], tmp_path: Path, runner: Runner
+) -> None:
+    """Each series keeps its bisect results in its own .work/<series>/logs/ (two CI jobs
+    publish them as artifacts side by side): send for v6 finds v6's, send for v7 does not."""
+    tree, series_dir, base, commits = series
+    repo = tmp_path / "harness"
+    v6 = Workdir(repo, "v6")
+    for c in commits:
+        record(tree, base, c, "ok", v6.build_results)
+    assert v6.build_results != Workdir(repo, "v7").build_results
+    git(tree, "config", "sendemail.smtpServer", "smtp.invalid")
+    args = make_parser().parse_args(["send", "--qemu-src", str(tree), "--patches", str(series_dir)])
+    assert posting_cli.dispatch(args, v6, runner) == 0
+    said = runner.out.getvalue()  # type: ignore[attr-defined]
+    assert f"results of ci/bisect-build in {v6.build_results}" in said
+    with pytest.raises(HarnessError, match=r"no build result for 2 patch\(es\)"):
+        posting_cli.dispatch(args, Workdir(repo, "v7"), runner)
