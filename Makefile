@@ -17,6 +17,7 @@ help:
 	@echo "make fetch|apply|export|build|build-asan|checkpatch   single steps"
 	@echo "make lint              ruff check + format check"
 	@echo "make bench             benchmarks -> README table + bench/results/ (~3 min)"
+	@echo "make clean             remove builds, logs, payloads (keeps QEMU trees, downloads, fuzz corpora)"
 	@echo "make fuzz              generic-fuzz on the device (clang-16 build; installs it once)"
 	@echo "           FUZZ_TARGET=vmfwupdate-pc|vmfwupdate-q35|all  FUZZ_TIME=<s>  FUZZ_RUNS=<n>"
 	@echo "           FUZZ_CORPUS=<dir>  FUZZ_LEAKS=input|exit"
@@ -65,7 +66,7 @@ format: | $(PYTHON)
 	$(VENV)/bin/ruff format harness tests bench
 
 clean:
-	rm -rf .work/build .work/logs .work/payloads
+	rm -rf .work/*/build .work/*/logs .work/logs .work/payloads .work/outgoing
 
 bench: | $(PYTHON)
 	$(PYTHON) -c "import matplotlib" 2>/dev/null || $(VENV)/bin/pip install -q -e ".[bench]"
