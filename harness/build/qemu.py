@@ -84,6 +84,13 @@ BLOB_SOURCES = (
 
 PROFILES: dict[str, Profile] = {
     "default": Profile(bundled_blobs=True),
+    # The series' qtests also run for qemu-system-i386 (a default target) and on builds
+    # without KVM, where optional QOM types such as sev-guest do not exist.
+    "i386-tcg": Profile(
+        flags=("--target-list=i386-softmmu,x86_64-softmmu", "--disable-kvm"),
+        targets=("qemu-system-i386", *TARGETS),
+        bundled_blobs=True,
+    ),
     "asan": Profile(flags=("--enable-asan", "--enable-ubsan"), bundled_blobs=True),
     "fuzz": Profile(
         flags=(
