@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -14,33 +13,21 @@ from harness.build import qemu
 from harness.errors import HarnessError
 from harness.runner import Runner
 from harness.tree import series, source
+from harness.tree.patchfile import series_files
 from harness.workdir import SERIES, Workdir
+from harness.workflows import in_tree as in_tree_tests
 from harness.workflows import workers
 from harness.workflows.prepare import build_tree, qemu_tree
-from harness.workflows.step_report import StepResult, junit_counts, meson_counts, render_summary
+from harness.workflows.step_report import StepResult, junit_counts, render_summary
 
 logger = logging.getLogger(__name__)
 
-SUITE = "vmfwupdate"
 # --series value of `check` that runs every series.
 ALL_SERIES = "all"
 
 
 class Skipped(Exception):
     """A step that cannot run; the reason goes into the summary."""
-
-
-def suite_defined(build_dir: Path) -> bool:
-    intro = build_dir / "meson-info" / "intro-tests.json"
-    try:
-        tests = json.loads(intro.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return any(
-        suite == SUITE or suite.endswith(f":{SUITE}")
-        for test in tests
-        for suite in test.get("suite", [])
-    )
 
 
 def run_pytest(
@@ -67,40 +54,6 @@ def echo(runner: Runner) -> Callable[[str], None]:
             logger.info(f"  | {line}")
 
     return show
-
-
-def in_tree_suite(runner: Runner, workdir: Workdir, build_dir: Path, jobs: int) -> StepResult:
-    log = workdir.log("in-tree-vmfwupdate.log")
-    log.write_text("", encoding="utf-8")
-    if not suite_defined(build_dir):
-        raise Skipped(
-            f"the QEMU build defines no meson suite `{SUITE}` (the series does not add one "
-            "yet): nothing ran"
-        )
-    start = time.monotonic()
-    progress = qemu.NinjaProgress(runner, "in-tree build")
-    show = echo(runner)
-
-    def on_line(line: str) -> None:
-        if qemu.NinjaProgress.PATTERN.match(line):
-            progress(line)
-        else:
-            show(line)
-
-    code = runner.stream(
-        # meson's per-test timeouts x3: on a loaded 2-core machine the qtest can pass 60 s
-        ["make", "-C", build_dir, f"-j{jobs}", f"check-{SUITE}", "TIMEOUT_MULTIPLIER=3"],
-        env=qemu.build_env(workdir),
-        log=log,
-        on_line=on_line,
-    )
-    progress.finish()
-    seconds = time.monotonic() - start
-    status = "PASS" if code == 0 else "FAIL"
-    detail = f"meson suite {SUITE}: {meson_counts(log)}"
-    if code != 0:
-        detail += f"; see {build_dir / 'meson-logs' / 'testlog.txt'}"
-    return StepResult("in-tree", status, seconds, detail, log)
 
 
 def timed(results: list[StepResult], runner: Runner, name: str, body: Callable[[], str]) -> bool:
@@ -194,10 +147,15 @@ def check_series(
     results[-1].log = built.log
     logger.info(f"==> {prefix}in-tree")
     start = time.monotonic()
+    tree = state["tree"]
+    assert isinstance(tree, source.QemuTree)
+    touched = [f for patch in series_files(workdir.patches) for f in series.touched_files(patch)]
     try:
-        in_tree = in_tree_suite(runner, workdir, built.build_dir, args.jobs)
-    except Skipped as why:
-        in_tree = StepResult("in-tree", "SKIP", time.monotonic() - start, str(why))
+        in_tree = in_tree_tests.run(
+            runner, workdir, built.build_dir, tree.path, touched, args.jobs, echo(runner)
+        )
+    except in_tree_tests.NoTests as why:
+        in_tree = StepResult("in-tree", "SKIP", time.monotonic() - start, f"{why}: nothing ran")
     in_tree.name = prefix + in_tree.name
     results.append(in_tree)
     functional = workdir.repo / "tests" / "functional"
