@@ -357,7 +357,7 @@ def link_blobs(build_dir: Path, sources: tuple[BlobSource, ...] = BLOB_SOURCES) 
 
 def existing_binary(workdir: Workdir, profile: str, build_dir: Path | None = None) -> Path:
     """The binary of a profile's earlier build, for commands run with --no-build."""
-    binary = (build_dir or workdir.build_dir(profile)) / PROFILES[profile].binary
+    binary = (build_dir or workdir.build_dir(profile)).resolve() / PROFILES[profile].binary
     if not binary.is_file():
         raise HarnessError(
             STEP,
