@@ -82,7 +82,7 @@ def run_args(qemu: Path, image: Path, qmp_socket: Path, args: argparse.Namespace
 def dry_run(args: argparse.Namespace, workdir: Workdir) -> int:
     """``run --dry-run``: the command line of the binary as built (nothing is rebuilt), with
     a QMP socket path that is still valid when the user runs the line."""
-    qemu = qemu_build.existing_binary(workdir, args.profile, args.build_dir)
+    qemu = qemu_build.existing_binary(workdir, args.profile, args.build_dir, "--dry-run")
     image = firmware_image(args, workdir)
     qmp_socket = args.qmp or Path(tempfile.mkdtemp(prefix="vmfwupdate-run-")) / "qmp.sock"
     print(shlex.join(run_args(qemu, image, Path(qmp_socket), args)))
