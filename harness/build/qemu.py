@@ -362,15 +362,19 @@ def link_blobs(build_dir: Path, sources: tuple[BlobSource, ...] = BLOB_SOURCES) 
     return linked
 
 
-def existing_binary(workdir: Workdir, profile: str, build_dir: Path | None = None) -> Path:
-    """The binary of a profile's earlier build, for commands run with --no-build."""
-    binary = (build_dir or workdir.build_dir(profile)) / PROFILES[profile].binary
+def existing_binary(
+    workdir: Workdir, profile: str, build_dir: Path | None = None, option: str = "--no-build"
+) -> Path:
+    """The binary of a profile's earlier build, for commands run with --no-build (or
+    another ``option`` that does not build)."""
+    binary = (build_dir or workdir.build_dir(profile)).resolve() / PROFILES[profile].binary
     if not binary.is_file():
         raise HarnessError(
             STEP,
-            f"no {binary.name} at {binary} and --no-build was given",
+            f"no {binary.name} at {binary} and {option} was given",
             path=binary,
-            hint=f"drop --no-build (or run `vmfwupdate build --profile {profile}` once)",
+            hint=f"run `vmfwupdate build --profile {profile}` once"
+            + (", or drop --no-build" if option == "--no-build" else ""),
         )
     return binary
 

@@ -11,6 +11,8 @@ carries no meson suite of its own in QEMU's generic test loops.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -53,13 +55,15 @@ def runs_source(cmd: list[str], build_dir: Path, src_dir: Path, source: str) -> 
     return str(src_dir / source) in cmd
 
 
-def select(build_dir: Path, src_dir: Path, touched: Iterable[str]) -> InTreeTests:
+def select(build_dir: Path, touched: Iterable[str]) -> InTreeTests:
     """The tests of `build_dir` that run one of the `touched` test sources, and their targets."""
     info = build_dir / "meson-info"
     try:
+        meson_info = json.loads((info / "meson-info.json").read_text(encoding="utf-8"))
         tests = json.loads((info / "intro-tests.json").read_text(encoding="utf-8"))
         targets = json.loads((info / "intro-targets.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        src_dir = Path(meson_info["directories"]["source"])
+    except (OSError, ValueError, KeyError) as exc:
         raise HarnessError(
             STEP,
             f"cannot read meson's description of the build: {exc}",
@@ -91,7 +95,6 @@ def run(
     runner: Runner,
     workdir: Workdir,
     build_dir: Path,
-    src_dir: Path,
     touched: Iterable[str],
     jobs: int,
     on_line: Callable[[str], None],
@@ -99,7 +102,7 @@ def run(
     """Build what the series' in-tree tests need, run them with meson, and sum them up."""
     log = workdir.log("in-tree-vmfwupdate.log")
     log.write_text("", encoding="utf-8")
-    tests = select(build_dir, src_dir, touched)
+    tests = select(build_dir, touched)
     start = time.monotonic()
     env = qemu.build_env(workdir)
     try:
@@ -107,17 +110,23 @@ def run(
     except HarnessError as exc:
         return StepResult(STEP, "FAIL", time.monotonic() - start, exc.problem, log)
     meson = [build_dir / "pyvenv" / "bin" / "meson", "test", "-C", build_dir, "--no-rebuild"]
-    code = runner.stream(
-        [
-            *meson,
-            "--print-errorlogs",
-            f"--timeout-multiplier={TIMEOUT_MULTIPLIER}",
-            *tests.names,
-        ],
-        env=env,
-        log=log,
-        on_line=on_line,
-    )
+    # The qtests' sockets (qtest-*.sock, *.qmp) and directories go to a TMPDIR of this run,
+    # deleted afterwards even when the run is interrupted and a test had no time to clean up.
+    tmp = Path(tempfile.mkdtemp(prefix="vmfwupdate-in-tree-"))
+    try:
+        code = runner.stream(
+            [
+                *meson,
+                "--print-errorlogs",
+                f"--timeout-multiplier={TIMEOUT_MULTIPLIER}",
+                *tests.names,
+            ],
+            env={**env, "TMPDIR": str(tmp)},
+            log=log,
+            on_line=on_line,
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     seconds = time.monotonic() - start
     detail = f"{', '.join(tests.names)}: {meson_counts(log)}"
     if code != 0:
