@@ -66,7 +66,7 @@ format: | $(PYTHON)
 	$(VENV)/bin/ruff format harness tests bench
 
 clean:
-	rm -rf .work/*/build .work/*/logs .work/logs .work/payloads .work/outgoing
+	rm -rf .work/*/build .work/*/logs .work/logs .work/payloads .work/outgoing .work/*/src/.unpack-*
 
 bench: | $(PYTHON)
 	$(PYTHON) -c "import matplotlib" 2>/dev/null || $(VENV)/bin/pip install -q -e ".[bench]"

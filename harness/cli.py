@@ -21,7 +21,7 @@ from pathlib import Path
 
 from harness.build.qemu import PROFILES
 from harness.ci import cli as ci_cli
-from harness.errors import HarnessError
+from harness.errors import HarnessError, os_error
 from harness.fuzz.targets import CONFIGS as FUZZ_CONFIGS
 from harness.machine.cmdline import ACCELS, MACHINES
 from harness.posting import cli as posting_cli
@@ -126,8 +126,15 @@ def add_build(parser: argparse.ArgumentParser, *, fuzz_profile: bool = False) ->
         const="asan",
         help="same as --profile asan (AddressSanitizer + UBSan)",
     )
-    parser.add_argument("--build-dir", type=Path, help="default: .work/<series>/build/<profile>")
-    parser.add_argument("-j", "--jobs", type=int, default=2, help="parallel jobs (default 2)")
+    parser.add_argument(
+        "--build-dir",
+        type=Path,
+        help="default: .work/<series>/build/<profile>; `check` of several series builds "
+        "each in BUILD_DIR/<series>",
+    )
+    parser.add_argument(
+        "-j", "--jobs", type=workers_arg, default=2, help="parallel jobs (default 2)"
+    )
 
 
 def add_workers(parser: argparse.ArgumentParser) -> None:
@@ -138,8 +145,8 @@ def add_workers(parser: argparse.ArgumentParser) -> None:
         type=workers_arg,
         default=None,
         metavar="N",
-        help=f"functional tests on N parallel workers (default: one per CPU, here {cpus()}); "
-        "-n 1 runs them serially in one process",
+        help=f"functional tests on N parallel workers (default: one per CPU, here {cpus()}, "
+        "or 1 with -k); -n 1 runs them serially in one process",
     )
     parser.add_argument(
         "--serial", dest="test_jobs", action="store_const", const=1, help="same as -n 1"
@@ -174,7 +181,12 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--qmp", type=Path, help="QMP socket path (default: a temporary one)")
     parser.add_argument("--no-device", action="store_true", help="without -device vmfwupdate")
-    parser.add_argument("--dry-run", action="store_true", help="print the command line, exit")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the QEMU command line of the binary as built (no rebuild) and exit; "
+        "the QMP socket's directory is kept, so the line can be run",
+    )
     parser.add_argument("qemu_args", nargs="*", help="after --: more QEMU arguments")
 
 
@@ -201,7 +213,7 @@ def add_fuzz_options(parser: argparse.ArgumentParser) -> None:
         "--corpus",
         type=Path,
         metavar="DIR",
-        help="corpus directory, kept between runs (default: .work/fuzz/<target>/corpus; "
+        help="corpus directory, kept between runs (default: .work/<series>/fuzz/<target>/corpus; "
         "with --target all: DIR/<target>)",
     )
     parser.add_argument(
@@ -226,7 +238,7 @@ def add_fuzz_options(parser: argparse.ArgumentParser) -> None:
         "(input, libFuzzer's default; a heap scan each time) or only at exit (faster)",
     )
     parser.add_argument("--no-build", action="store_true", help="use the existing fuzz build")
-    parser.add_argument("-j", "--jobs", type=int, default=2, help="parallel build jobs (2)")
+    parser.add_argument("-j", "--jobs", type=workers_arg, default=2, help="parallel build jobs (2)")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -343,18 +355,36 @@ def interrupted(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def check_series(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """The series of the command. argparse checks --series against its choices, but not a
+    default taken from $SERIES: an unknown name there is a usage error too, not v7."""
+    chosen = getattr(args, "series", None)
+    if chosen is None:
+        return DEFAULT_SERIES
+    allowed = (*SERIES, ALL_SERIES) if args.command == "check" else SERIES
+    if chosen not in allowed:
+        parser.error(
+            f"SERIES={chosen} (from the environment) is not a series: choose from "
+            f"{', '.join(allowed)} (unset SERIES for the default)"
+        )
+    return chosen if chosen in SERIES else DEFAULT_SERIES
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    series = check_series(parser, args)
     attach_log_handler(args.verbose > 0)
     # SIGTERM (CI timeouts, kill) unwinds like Ctrl-C so that temporary files are removed
     signal.signal(signal.SIGTERM, interrupted)
     runner = Runner(verbose=args.verbose > 0)
     try:
-        chosen = getattr(args, "series", None) or os.environ.get("SERIES")
-        series = chosen if chosen in SERIES else DEFAULT_SERIES
         return int(args.func(args, Workdir.default(series), runner))
     except HarnessError as exc:
         print(exc.render(), file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:
+        print(os_error(args.command, exc).render(), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("vmfwupdate: interrupted", file=sys.stderr)

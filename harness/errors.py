@@ -22,6 +22,7 @@ traceback shows the root cause (an OSError, pexpect's TIMEOUT, ...).
 
 from __future__ import annotations
 
+import errno
 import shlex
 from pathlib import Path
 
@@ -59,6 +60,28 @@ class HarnessError(VmfwError):
         if self.hint:
             lines.append(f"  what to do: {self.hint}")
         return "\n".join(lines)
+
+
+# What to do about the file system errors a user can meet anywhere (the toolkit writes
+# below .work/ and, on export, patches/): by errno.
+OS_ERROR_HINTS = {
+    errno.EROFS: "the file system is read-only: run from a writable checkout (or clone it "
+    "somewhere writable)",
+    errno.ENOSPC: "the disk is full: free space (`make clean` removes builds and logs; "
+    "`df -h` shows where), then run again",
+    errno.EDQUOT: "the disk quota is used up: free space, then run again",
+    errno.EACCES: "you may not write or read there: fix the permissions or run as the "
+    "user that owns the checkout",
+    errno.EPERM: "the operation is not permitted there: fix the permissions or run as the "
+    "user that owns the checkout",
+}
+
+
+def os_error(step: str, exc: OSError) -> HarnessError:
+    """A file system error no step handled, as an error the user can act on."""
+    where = exc.filename
+    hint = OS_ERROR_HINTS.get(exc.errno or 0, "check the file named and run again")
+    return HarnessError(step, f"{exc.strerror or exc}", path=where, hint=hint)
 
 
 class AgentBuildError(HarnessError):

@@ -84,6 +84,13 @@ BLOB_SOURCES = (
 
 PROFILES: dict[str, Profile] = {
     "default": Profile(bundled_blobs=True),
+    # The series' qtests also run for qemu-system-i386 (a default target) and on builds
+    # without KVM, where optional QOM types such as sev-guest do not exist.
+    "i386-tcg": Profile(
+        flags=("--target-list=i386-softmmu,x86_64-softmmu", "--disable-kvm"),
+        targets=("qemu-system-i386", *TARGETS),
+        bundled_blobs=True,
+    ),
     "asan": Profile(flags=("--enable-asan", "--enable-ubsan"), bundled_blobs=True),
     "fuzz": Profile(
         flags=(
@@ -355,15 +362,19 @@ def link_blobs(build_dir: Path, sources: tuple[BlobSource, ...] = BLOB_SOURCES) 
     return linked
 
 
-def existing_binary(workdir: Workdir, profile: str, build_dir: Path | None = None) -> Path:
-    """The binary of a profile's earlier build, for commands run with --no-build."""
-    binary = (build_dir or workdir.build_dir(profile)) / PROFILES[profile].binary
+def existing_binary(
+    workdir: Workdir, profile: str, build_dir: Path | None = None, option: str = "--no-build"
+) -> Path:
+    """The binary of a profile's earlier build, for commands run with --no-build (or
+    another ``option`` that does not build)."""
+    binary = (build_dir or workdir.build_dir(profile)).resolve() / PROFILES[profile].binary
     if not binary.is_file():
         raise HarnessError(
             STEP,
-            f"no {binary.name} at {binary} and --no-build was given",
+            f"no {binary.name} at {binary} and {option} was given",
             path=binary,
-            hint=f"drop --no-build (or run `vmfwupdate build --profile {profile}` once)",
+            hint=f"run `vmfwupdate build --profile {profile}` once"
+            + (", or drop --no-build" if option == "--no-build" else ""),
         )
     return binary
 

@@ -67,6 +67,12 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         out.append(f"--shard={spec}")
     durations = getattr(args, "shard_durations", None)
     if durations is not None:
+        durations = durations.resolve()  # the user's directory, not where pytest runs
+        if not durations.is_file():
+            # CI's first run has no recorded durations yet: go on, but say so
+            log.info(
+                f"test: note: no durations file {durations}: the shards are balanced by test id"
+            )
         out.append(f"--shard-durations={durations}")
     return out
 

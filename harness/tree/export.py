@@ -13,7 +13,7 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.runner import Runner
 from harness.tree.git import Git
-from harness.tree.guards import open_tree
+from harness.tree.guards import check_no_operation, open_tree
 from harness.tree.patchfile import (
     COVER_LETTER,
     PATCH_NAME,
@@ -22,7 +22,7 @@ from harness.tree.patchfile import (
     series_files,
     subject_prefix,
 )
-from harness.tree.series import DEFAULT_BRANCH, NOTES_REF, series_digest
+from harness.tree.series import DEFAULT_BRANCH, NOTES_REF, file_digests, series_digest
 from harness.tree.source import QemuTree
 from harness.tree.state import Applied, TreeState
 
@@ -47,6 +47,16 @@ def export(
     step = "export"
     git = open_tree(tree, runner, step)
     state = TreeState.load(git.git_dir())
+    if state.applying is not None:
+        raise HarnessError(
+            step,
+            f"an earlier `vmfwupdate apply` was interrupted in {git.path}: its branch is "
+            "not a series to export",
+            path=git.path,
+            hint="run `vmfwupdate apply` (it puts the tree back and applies patches/ again), "
+            "then export",
+        )
+    check_no_operation(git, step)
     branch = branch or (state.applied.branch if state.applied else DEFAULT_BRANCH)
     tip = git.rev(f"refs/heads/{branch}")
     if tip is None:
@@ -109,7 +119,12 @@ def export(
     result = write_series(patches_dir, contents)
     new_files = series_files(patches_dir)
     state.applied = Applied(
-        branch=branch, base=base, tip=tip, digest=series_digest(new_files), patches=len(new_files)
+        branch=branch,
+        base=base,
+        tip=tip,
+        digest=series_digest(new_files),
+        patches=len(new_files),
+        files=file_digests(new_files),
     )
     state.save()
     logger.info(

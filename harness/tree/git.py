@@ -45,6 +45,10 @@ CLEAN_CONFIG: tuple[tuple[str, str], ...] = (
     ("am.threeWay", "true"),
     ("apply.whitespace", "nowarn"),
     ("commit.gpgSign", "false"),
+    # no background `git gc --auto` / `git maintenance run --auto` after commit and am: a
+    # fresh tree's first apply would otherwise leave a repack running beside the build
+    ("maintenance.auto", "false"),
+    ("gc.auto", "0"),
 )
 
 

@@ -16,15 +16,27 @@ def open_tree(tree: QemuTree, runner: Runner, step: str) -> Git:
     return Git(tree.path, runner, step, identity=identity)
 
 
-def check_clean(git: Git, step: str) -> None:
+def check_no_operation(git: Git, step: str) -> None:
+    """Refuse a tree in the middle of a git operation: its files are half of something.
+
+    `apply` recovers from its own interrupted `git am` first (`series.recover`), so one
+    found here was started in the tree by hand (resolving a conflict, say)."""
     busy = git.operation_in_progress()
     if busy:
         raise HarnessError(
             step,
-            f"{busy} is in progress in {git.path}",
+            f"{busy} is in progress in {git.path}, not started by `vmfwupdate apply`: "
+            "the tree holds a half-applied commit",
             path=git.path,
-            hint="finish it or abort it there (e.g. `git am --abort`), then run again",
+            hint=f"if you are resolving a conflict there, finish it (`git -C {git.path} am "
+            "--continue`, then `git checkout -B <branch>`) and run again; otherwise drop it "
+            f"(`git -C {git.path} am --abort` or `rebase --abort`) and run again; nothing "
+            "else needs doing",
         )
+
+
+def check_clean(git: Git, step: str) -> None:
+    check_no_operation(git, step)
     dirty = git.dirty_files()
     if dirty:
         shown = "\n".join(dirty[:20]) + ("\n..." if len(dirty) > 20 else "")

@@ -44,6 +44,29 @@ def series_digest(files: list[Path]) -> str:
     return digest.hexdigest()
 
 
+def file_digests(files: list[Path]) -> dict[str, str]:
+    """sha256 of each patch file, by name: tells later which files changed."""
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
+
+
+def recover(git: Git, state: TreeState, step: str) -> None:
+    """Undo what an interrupted `apply` left (its `git am`, a detached HEAD, half a patch in
+    the work tree): the state records that an apply ran and where it came from, so the
+    tree is the toolkit's to reset. Without that record nothing is touched."""
+    if state.applying is None:
+        return
+    if git.operation_in_progress():
+        git.run("am", "--abort", check=False)
+    git.run("reset", "--quiet", "--hard")
+    git.run("checkout", "--quiet", "--force", state.applying)
+    logger.info(
+        f"{step}: {git.path}: an earlier `vmfwupdate apply` was interrupted; aborted its "
+        f"`git am` and went back to {state.applying}"
+    )
+    state.applying = None
+    state.save()
+
+
 def apply(
     tree: QemuTree,
     patches_dir: Path,
@@ -65,8 +88,9 @@ def apply(
             details="\n".join(p.name for p in missing),
             hint="fix patches/series or restore the files",
         )
-    check_clean(git, step)
     state = TreeState.load(git.git_dir())
+    recover(git, state, step)
+    check_clean(git, step)
     base = resolve_base(git, tree, state, branch, base_rev)
     digest = series_digest(files)
     tip = git.rev(f"refs/heads/{branch}")
@@ -95,29 +119,50 @@ def apply(
                 hint=f"save your work with `vmfwupdate export` first, use another branch "
                 f"(--branch NAME), or pass --force to replace {branch} with patches/",
             )
-    new_tip = am(git, base, files)
+    state.applying = git.current_branch() or git.out("rev-parse", "HEAD")
+    state.save()
+    try:
+        new_tip = am(git, base, files)
+    except BaseException:
+        if git.operation_in_progress() is None:  # am put the tree back itself
+            state.applying = None
+            state.save()
+        raise
     git.run("checkout", "--quiet", "-B", branch, new_tip)
     state.applied = Applied(
-        branch=branch, base=base, tip=new_tip, digest=digest, patches=len(files)
+        branch=branch,
+        base=base,
+        tip=new_tip,
+        digest=digest,
+        patches=len(files),
+        files=file_digests(files),
     )
+    state.applying = None
     state.save()
     logger.info(f"apply: {len(files)} patch(es) applied on {branch} (base {base[:12]})")
     return ApplyResult(branch, base, new_tip, len(files), "applied")
 
 
 def am(git: Git, base: str, files: list[Path]) -> str:
-    """Apply ``files`` on a detached HEAD at ``base``; on failure restore the tree exactly."""
+    """Apply ``files`` on a detached HEAD at ``base``; on failure or an interruption (Ctrl-C,
+    SIGTERM) restore the tree exactly."""
     original = git.current_branch() or git.out("rev-parse", "HEAD")
     git.run("checkout", "--quiet", "--detach", base)
     if files:
-        proc = git.run(
-            "am",
-            "--3way",
-            "--keep-non-patch",
-            "--committer-date-is-author-date",
-            *[str(p) for p in files],
-            check=False,
-        )
+        try:
+            proc = git.run(
+                "am",
+                "--3way",
+                "--keep-non-patch",
+                "--committer-date-is-author-date",
+                *[str(p) for p in files],
+                check=False,
+            )
+        except BaseException:
+            # git am got the signal too and stopped mid-series: put the tree back
+            git.run("am", "--abort", check=False)
+            git.run("checkout", "--quiet", "--force", original, check=False)
+            raise
         if proc.returncode != 0:
             report = conflict_report(git, base, files, proc.stdout + proc.stderr)
             git.run("am", "--abort", check=False)

@@ -44,6 +44,7 @@ PREP_MESSAGE = "prep: skip edk2 blob unpack (+ds tarball has no blobs)"
 EDK2_LINE_OLD = "if unpack_edk2_blobs\n"
 EDK2_LINE_NEW = "if unpack_edk2_blobs and false\n"
 URL_SCHEMES = ("http://", "https://", "ftp://", "file://")
+UNPACK_PREFIX = ".unpack-"
 QEMU_MARKERS = ("VERSION", "configure", "meson.build", "hw", "include/qemu")
 
 
@@ -107,12 +108,17 @@ def prepare(
         return from_tarball(tarball, workdir, runner, sha256=sha256)
     path = Path(spec).expanduser()
     if not path.exists():
+        kept = unpacked_earlier(path, workdir, runner)
+        if kept is not None:
+            return kept
         raise HarnessError(
             STEP,
             f"QEMU source not found: {path}",
             path=path,
             hint="pass --qemu-src PATH|URL or set QEMU_SRC; CI expects the pinned tarball at "
-            f"../shared/qemu/{DEFAULT_TARBALL} beside this repository",
+            f"../shared/qemu/{DEFAULT_TARBALL} beside this repository. A tree unpacked from "
+            f"that tarball earlier (.work/<series>/src/qemu-{PINNED_VERSION}) is used without "
+            "it; `run` and `test` with --no-build need no source at all",
         )
     if path.is_dir():
         return from_checkout(path.resolve(), runner)
@@ -180,7 +186,7 @@ def download(url: str, workdir: Workdir, runner: Runner, *, sha256: str | None) 
     if dest.is_file():
         return dest
     workdir.downloads.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
+    part = dest.with_name(f"{dest.name}.part-{os.getpid()}")  # two downloads never share one
     logger.info(f"fetch: downloading {url}")
     try:
         with urllib.request.urlopen(url, timeout=60) as resp, part.open("wb") as out:
@@ -224,7 +230,8 @@ def from_tarball(
         return reuse_tree(dest, tarball, digest, version, runner)
     logger.info(f"fetch: unpacking {tarball.name} into {dest}")
     workdir.src.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".unpack-{version}-", dir=workdir.src))
+    remove_stale_unpacks(workdir.src)
+    scratch = Path(tempfile.mkdtemp(prefix=f"{UNPACK_PREFIX}{version}-", dir=workdir.src))
     try:
         top = unpack(tarball, scratch, runner)
         found = check_qemu_tree(top)
@@ -244,6 +251,33 @@ def from_tarball(
         shutil.rmtree(scratch, ignore_errors=True)
     logger.info(f"fetch: QEMU {version} ready at {dest} (base {base[:12]})")
     return QemuTree(path=dest, kind="tarball", version=version, base=base, origin=str(tarball))
+
+
+def unpacked_earlier(tarball: Path, workdir: Workdir, runner: Runner) -> QemuTree | None:
+    """The tree `fetch` unpacked from ``tarball`` earlier, when the tarball itself is gone
+    (``../shared`` not there): its state records the tarball and its checksum."""
+    version = tarball_version(tarball.name)
+    dest = workdir.src / f"qemu-{version}"
+    if version is None or not (dest / ".git").is_dir():
+        return None
+    state = TreeState.load(dest / ".git")
+    if not state.source.get("base") or Path(state.source.get("tarball", "")).name != tarball.name:
+        return None
+    ensure_release_tag(Git(dest, runner, STEP), version, state.source["base"])
+    logger.info(f"fetch: {tarball} is not there; using the tree unpacked from it, {dest}")
+    return QemuTree(
+        path=dest, kind="tarball", version=version, base=state.source["base"], origin=str(tarball)
+    )
+
+
+def remove_stale_unpacks(src: Path) -> list[Path]:
+    """Delete what a killed fetch left (``.unpack-*``, a whole QEMU tree each). Only called
+    holding the series' lock alone (`harness.worklock`): no other fetch is unpacking."""
+    stale = sorted(src.glob(UNPACK_PREFIX + "*"))
+    for path in stale:
+        logger.info(f"fetch: removing {path}, left by an interrupted fetch")
+        shutil.rmtree(path, ignore_errors=True)
+    return stale
 
 
 def reuse_tree(dest: Path, tarball: Path, digest: str, version: str, runner: Runner) -> QemuTree:

@@ -18,6 +18,8 @@ class Applied:
     tip: str
     digest: str
     patches: int
+    # sha256 per patch file name: which files of patches/ changed since (older states: none)
+    files: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -25,6 +27,9 @@ class TreeState:
     path: Path
     source: dict[str, str] = field(default_factory=dict)
     applied: Applied | None = None
+    # set while `apply` runs `git am` (the ref to go back to): an apply that was killed
+    # leaves it, and the next apply or build recovers the tree from it
+    applying: str | None = None
 
     @classmethod
     def load(cls, git_dir: Path) -> TreeState:
@@ -40,12 +45,14 @@ class TreeState:
             path,
             source=dict(raw.get("source") or {}),
             applied=Applied(**applied) if isinstance(applied, dict) else None,
+            applying=raw.get("applying") or None,
         )
 
     def save(self) -> None:
         data = {
             "source": self.source,
             "applied": asdict(self.applied) if self.applied else None,
+            "applying": self.applying,
         }
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")

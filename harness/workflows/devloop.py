@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 import logging
 import shlex
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from harness import children
+from harness.build import qemu as qemu_build
 from harness.build.agent_image import build_agent
 from harness.ci import cli as ci_cli
 from harness.errors import HarnessError
@@ -32,7 +33,9 @@ from harness.machine.cmdline import (
 from harness.runner import Runner
 from harness.workdir import Workdir
 from harness.workflows.prepare import up_to_date_binary
+from harness.workflows.run_logs import new_run_dir
 from harness.workflows.workers import pytest_args
+from harness.worklock import series_lock
 
 logger = logging.getLogger(__name__)
 
@@ -76,21 +79,33 @@ def run_args(qemu: Path, image: Path, qmp_socket: Path, args: argparse.Namespace
     return build_args(cfg, terminal_wiring(qmp_socket), optionrom_for(qemu))
 
 
+def dry_run(args: argparse.Namespace, workdir: Workdir) -> int:
+    """``run --dry-run``: the command line of the binary as built (nothing is rebuilt), with
+    a QMP socket path that is still valid when the user runs the line."""
+    qemu = qemu_build.existing_binary(workdir, args.profile, args.build_dir, "--dry-run")
+    image = firmware_image(args, workdir)
+    qmp_socket = args.qmp or Path(tempfile.mkdtemp(prefix="vmfwupdate-run-")) / "qmp.sock"
+    print(shlex.join(run_args(qemu, image, Path(qmp_socket), args)))
+    return 0
+
+
 def run(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
     """``vmfwupdate run``: boot the patched QEMU with its console on this terminal."""
-    qemu = up_to_date_binary(args, workdir, runner)
-    image = firmware_image(args, workdir)
-    with tempfile.TemporaryDirectory(prefix="vmfwupdate-run-") as tmp:
-        qmp_socket = Path(args.qmp or Path(tmp) / "qmp.sock")
-        cmd = run_args(qemu, image, qmp_socket, args)
-        logger.info(f"+ {shlex.join(cmd)}")
-        if args.dry_run:
-            return 0
-        logger.info(RUN_HELP.format(qmp=qmp_socket, venv=Path(sys.executable).parent))
-        try:
-            status = subprocess.call(cmd)
-        except OSError as exc:
-            raise HarnessError("run", f"cannot start QEMU: {exc}", path=qemu) from exc
+    if args.dry_run:
+        return dry_run(args, workdir)
+    # the binary must not be replaced (another command's build) while QEMU starts from it
+    with series_lock(workdir.series_root, "run", runner.say) as lock:
+        qemu = up_to_date_binary(args, workdir, runner, lock)
+        image = firmware_image(args, workdir)
+        with tempfile.TemporaryDirectory(prefix="vmfwupdate-run-") as tmp:
+            qmp_socket = Path(args.qmp or Path(tmp) / "qmp.sock")
+            cmd = run_args(qemu, image, qmp_socket, args)
+            logger.info(f"+ {shlex.join(cmd)}")
+            logger.info(RUN_HELP.format(qmp=qmp_socket, venv=Path(sys.executable).parent))
+            try:
+                status = children.session(cmd)
+            except OSError as exc:
+                raise HarnessError("run", f"cannot start QEMU: {exc}", path=qemu) from exc
     if status != 0:
         logger.info(f"run: QEMU exited with status {status} (logs: this terminal)")
         value = debug_exit_value(status)  # run_config keeps isa-debug-exit (VMConfig default)
@@ -105,22 +120,29 @@ def run(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
 
 def test(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
     """``vmfwupdate test -k PATTERN``: rebuild what changed, run the matching tests."""
-    qemu = up_to_date_binary(args, workdir, runner)
-    cmd = pytest_command(args, qemu, workdir.series, workdir.vm_logs)
-    logger.info(f"+ {shlex.join(cmd)}")
-    return subprocess.call(cmd, cwd=workdir.repo)
+    with series_lock(workdir.series_root, "test", runner.say) as lock:
+        qemu = up_to_date_binary(args, workdir, runner, lock)
+        log_dir = new_run_dir(workdir.vm_logs)
+        cmd = pytest_command(args, qemu, workdir.series, log_dir, workdir.repo)
+        logger.info(f"+ {shlex.join(cmd)}")
+        try:
+            return children.run_tests(cmd, cwd=Path.cwd())
+        finally:
+            logger.info(f"test: QEMU logs of this run: {log_dir}")
 
 
 def pytest_command(
-    args: argparse.Namespace, qemu: Path, series: str, vm_log_dir: Path
+    args: argparse.Namespace, qemu: Path, series: str, vm_log_dir: Path, repo: Path
 ) -> list[str]:
     """The pytest run of ``vmfwupdate test``: the series' ABI, binary and VM log directory
-    (``-- --vm-log-dir=DIR`` overrides it), selection, accelerator, workers."""
+    (``-- --vm-log-dir=DIR`` overrides it), selection, accelerator, workers. It runs in the
+    user's directory (relative paths given to it mean what the user meant), on the tests of
+    ``repo``."""
     base = [
         sys.executable,
         "-m",
         "pytest",
-        "tests/functional",
+        str(repo / "tests" / "functional"),
         "--abi",
         series,
         f"--qemu-bin={qemu}",

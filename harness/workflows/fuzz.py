@@ -27,6 +27,7 @@ from harness.machine.cmdline import DEBUG_EXIT_IOBASE
 from harness.runner import Runner, base_env, quote
 from harness.workdir import Workdir
 from harness.workflows.prepare import up_to_date_binary
+from harness.worklock import SeriesLock, series_lock
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +62,10 @@ def place(workdir: Workdir, config: str, corpus: Path | None, several: bool) -> 
     )
 
 
-def fuzz_binary(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> Path:
-    return up_to_date_binary(args, workdir, runner, profile="fuzz")
+def fuzz_binary(
+    args: argparse.Namespace, workdir: Workdir, runner: Runner, lock: SeriesLock
+) -> Path:
+    return up_to_date_binary(args, workdir, runner, lock, profile="fuzz")
 
 
 def machine_args(binary: Path, config: str, runner: Runner) -> list[str]:
@@ -244,7 +247,13 @@ def run(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
         seeds = seed_set(workdir.series)
     except ValueError as exc:
         raise HarnessError(STEP, str(exc)) from None
-    binary = fuzz_binary(args, workdir, runner)
+    with series_lock(workdir.series_root, STEP, runner.say) as lock:
+        return fuzz_all(args, workdir, runner, seeds, fuzz_binary(args, workdir, runner, lock))
+
+
+def fuzz_all(
+    args: argparse.Namespace, workdir: Workdir, runner: Runner, seeds: SeedSet, binary: Path
+) -> int:
     configs = CONFIGS if args.target == "all" else (args.target,)
     limits = libfuzzer.Limits(
         seconds=args.time,

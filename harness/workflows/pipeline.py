@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -14,33 +13,23 @@ from harness.build import qemu
 from harness.errors import HarnessError
 from harness.runner import Runner
 from harness.tree import series, source
+from harness.tree.patchfile import series_files
 from harness.workdir import SERIES, Workdir
+from harness.workflows import in_tree as in_tree_tests
 from harness.workflows import workers
 from harness.workflows.prepare import build_tree, qemu_tree
-from harness.workflows.step_report import StepResult, junit_counts, meson_counts, render_summary
+from harness.workflows.run_logs import new_run_dir
+from harness.workflows.step_report import StepResult, junit_counts, render_summary
+from harness.worklock import series_lock
 
 logger = logging.getLogger(__name__)
 
-SUITE = "vmfwupdate"
 # --series value of `check` that runs every series.
 ALL_SERIES = "all"
 
 
 class Skipped(Exception):
     """A step that cannot run; the reason goes into the summary."""
-
-
-def suite_defined(build_dir: Path) -> bool:
-    intro = build_dir / "meson-info" / "intro-tests.json"
-    try:
-        tests = json.loads(intro.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return any(
-        suite == SUITE or suite.endswith(f":{SUITE}")
-        for test in tests
-        for suite in test.get("suite", [])
-    )
 
 
 def run_pytest(
@@ -69,40 +58,6 @@ def echo(runner: Runner) -> Callable[[str], None]:
     return show
 
 
-def in_tree_suite(runner: Runner, workdir: Workdir, build_dir: Path, jobs: int) -> StepResult:
-    log = workdir.log("in-tree-vmfwupdate.log")
-    log.write_text("", encoding="utf-8")
-    if not suite_defined(build_dir):
-        raise Skipped(
-            f"the QEMU build defines no meson suite `{SUITE}` (the series does not add one "
-            "yet): nothing ran"
-        )
-    start = time.monotonic()
-    progress = qemu.NinjaProgress(runner, "in-tree build")
-    show = echo(runner)
-
-    def on_line(line: str) -> None:
-        if qemu.NinjaProgress.PATTERN.match(line):
-            progress(line)
-        else:
-            show(line)
-
-    code = runner.stream(
-        # meson's per-test timeouts x3: on a loaded 2-core machine the qtest can pass 60 s
-        ["make", "-C", build_dir, f"-j{jobs}", f"check-{SUITE}", "TIMEOUT_MULTIPLIER=3"],
-        env=qemu.build_env(workdir),
-        log=log,
-        on_line=on_line,
-    )
-    progress.finish()
-    seconds = time.monotonic() - start
-    status = "PASS" if code == 0 else "FAIL"
-    detail = f"meson suite {SUITE}: {meson_counts(log)}"
-    if code != 0:
-        detail += f"; see {build_dir / 'meson-logs' / 'testlog.txt'}"
-    return StepResult("in-tree", status, seconds, detail, log)
-
-
 def timed(results: list[StepResult], runner: Runner, name: str, body: Callable[[], str]) -> bool:
     logger.info(f"==> {name}")
     start = time.monotonic()
@@ -112,6 +67,9 @@ def timed(results: list[StepResult], runner: Runner, name: str, body: Callable[[
         results.append(StepResult(name, "SKIP", time.monotonic() - start, str(why)))
         logger.info(f"    skipped: {why}")
         return True
+    except KeyboardInterrupt:
+        results.append(interrupted(name, start))
+        raise
     except HarnessError as exc:
         logger.info(exc.render())
         detail = exc.problem + (f" ({exc.path})" if exc.path else "")
@@ -120,6 +78,15 @@ def timed(results: list[StepResult], runner: Runner, name: str, body: Callable[[
         return False
     results.append(StepResult(name, "PASS", time.monotonic() - start, detail))
     return True
+
+
+def interrupted(name: str, start: float) -> StepResult:
+    return StepResult(
+        name,
+        "FAIL",
+        time.monotonic() - start,
+        "interrupted (Ctrl-C or SIGTERM); later steps did not run",
+    )
 
 
 def has_tests(directory: Path) -> bool:
@@ -131,15 +98,38 @@ def check(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
     series (--series, default all: v6 then v7); one summary row per series and step."""
     results: list[StepResult] = []
     total_start = time.monotonic()
-    if args.skip_unit:
-        results.append(StepResult("unit", "SKIP", 0.0, "--skip-unit given"))
-    else:
-        logger.info("==> unit")
-        results.append(run_pytest(runner, workdir, "unit", "tests/unit", []))
-    for name in selected_series(args):
-        check_series(args, workdir.for_series(name), runner, results)
+    chosen = selected_series(args)
+    try:
+        if args.skip_unit:
+            results.append(StepResult("unit", "SKIP", 0.0, "--skip-unit given"))
+        else:
+            logger.info("==> unit")
+            start = time.monotonic()
+            try:
+                results.append(run_pytest(runner, workdir, "unit", "tests/unit", []))
+            except KeyboardInterrupt:
+                results.append(interrupted("unit", start))
+                raise
+        for name in chosen:
+            with series_lock(workdir.for_series(name).series_root, "check", runner.say) as lock:
+                lock.exclusive(f"check series {name}")
+                check_series(
+                    series_args(args, name, chosen), workdir.for_series(name), runner, results
+                )
+    except KeyboardInterrupt:
+        summary(results, runner, workdir, time.monotonic() - total_start)
+        raise
     summary(results, runner, workdir, time.monotonic() - total_start)
     return 1 if any(r.status == "FAIL" for r in results) else 0
+
+
+def series_args(args: argparse.Namespace, name: str, chosen: tuple[str, ...]) -> argparse.Namespace:
+    """The options for one series: with several series, --build-dir D is D/<series> (each
+    series has its own binary; one directory would rebuild the other's every time)."""
+    build_dir = getattr(args, "build_dir", None)
+    if build_dir is None or len(chosen) == 1:
+        return args
+    return argparse.Namespace(**{**vars(args), "build_dir": build_dir / name})
 
 
 def selected_series(args: argparse.Namespace) -> tuple[str, ...]:
@@ -192,12 +182,30 @@ def check_series(
     built = state["build"]
     assert isinstance(built, qemu.BuildResult)
     results[-1].log = built.log
+    test_series(args, workdir, runner, built, results)
+
+
+def test_series(
+    args: argparse.Namespace,
+    workdir: Workdir,
+    runner: Runner,
+    built: qemu.BuildResult,
+    results: list[StepResult],
+) -> None:
+    """The in-tree suite and the functional tests of one series' build."""
+    prefix = f"{workdir.series} "
     logger.info(f"==> {prefix}in-tree")
     start = time.monotonic()
+    touched = [f for patch in series_files(workdir.patches) for f in series.touched_files(patch)]
     try:
-        in_tree = in_tree_suite(runner, workdir, built.build_dir, args.jobs)
-    except Skipped as why:
-        in_tree = StepResult("in-tree", "SKIP", time.monotonic() - start, str(why))
+        in_tree = in_tree_tests.run(
+            runner, workdir, built.build_dir, touched, args.jobs, echo(runner)
+        )
+    except KeyboardInterrupt:
+        results.append(interrupted(prefix + "in-tree", start))
+        raise
+    except in_tree_tests.NoTests as why:
+        in_tree = StepResult("in-tree", "SKIP", time.monotonic() - start, f"{why}: nothing ran")
     in_tree.name = prefix + in_tree.name
     results.append(in_tree)
     functional = workdir.repo / "tests" / "functional"
@@ -209,22 +217,34 @@ def check_series(
         )
     else:
         logger.info(f"==> {prefix}functional")
-        step = run_pytest(
-            runner,
-            workdir,
-            "functional",
-            "tests/functional",
-            [
-                "--abi",
-                workdir.series,
-                f"--qemu-bin={built.qemu}",
-                f"--vm-log-dir={workdir.vm_logs}",
-                *(["--hostile-long"] if args.long else []),
-                *workers.pytest_args(args.test_jobs),
-            ],
-        )
+        start = time.monotonic()
+        try:
+            step = functional(args, workdir, runner, built.qemu)
+        except KeyboardInterrupt:
+            results.append(interrupted(prefix + "functional", start))
+            raise
         step.name = prefix + step.name
         results.append(step)
+
+
+def functional(
+    args: argparse.Namespace, workdir: Workdir, runner: Runner, binary: Path
+) -> StepResult:
+    """The functional suite on the series' binary, its VM logs in a directory of this run."""
+    return run_pytest(
+        runner,
+        workdir,
+        "functional",
+        "tests/functional",
+        [
+            "--abi",
+            workdir.series,
+            f"--qemu-bin={binary}",
+            f"--vm-log-dir={new_run_dir(workdir.vm_logs)}",
+            *(["--hostile-long"] if args.long else []),
+            *workers.pytest_args(args.test_jobs),
+        ],
+    )
 
 
 def summary(results: list[StepResult], runner: Runner, workdir: Workdir, seconds: float) -> None:

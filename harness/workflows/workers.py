@@ -22,7 +22,7 @@ def workers_arg(text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of workers >= 1, not {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a number >= 1 (workers, jobs), not {text!r}")
     return value
 
 

@@ -46,6 +46,15 @@ def test_asan_profile_adds_sanitizers() -> None:
     assert "--enable-werror" in args
 
 
+def test_i386_tcg_profile_overrides_targets_and_kvm() -> None:
+    # configure takes the last of repeated options: the profile's come after the common ones
+    args = qemu.configure_args("i386-tcg", "/p", ccache=True)
+    last_targets = [a for a in args if a.startswith("--target-list=")][-1]
+    assert last_targets == "--target-list=i386-softmmu,x86_64-softmmu"
+    assert args.index("--disable-kvm") > args.index("--enable-kvm")
+    assert "qemu-system-i386" in qemu.PROFILES["i386-tcg"].targets
+
+
 def test_unknown_profile_names_the_choices() -> None:
     with pytest.raises(HarnessError) as info:
         qemu.configure_args("fast", "/p", ccache=True)

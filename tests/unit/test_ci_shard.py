@@ -336,17 +336,21 @@ def test_cli_merge_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "no such file or directory" in capsys.readouterr().err
 
 
-def test_vmfwupdate_test_passes_the_shard_on(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_vmfwupdate_test_passes_the_shard_on(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CI_NODE_INDEX", "3")
     monkeypatch.setenv("CI_NODE_TOTAL", "4")
     args = make_parser().parse_args(
         ["test", "--no-build", "--shard", "ci", "--shard-durations", "d.json", "-n", "2"]
     )
-    cmd = devloop.pytest_command(args, Path("/q"), "v7", Path("/l"))
+    cmd = devloop.pytest_command(args, Path("/q"), "v7", Path("/l"), Path("/r"))
     # --opt=VALUE: pytest takes a separate value of a plugin's option for a path argument
     # when it chooses the rootdir (before plugins are loaded)
     assert "--shard=3/4" in cmd
-    assert "--shard-durations=d.json" in cmd
+    # a relative path is the user's: pytest runs in the user's directory, with it absolute
+    assert f"--shard-durations={tmp_path / 'd.json'}" in cmd
     monkeypatch.delenv("CI_NODE_INDEX")
     with pytest.raises(SystemExit):
         make_parser().parse_args(["test", "--shard", "ci"])

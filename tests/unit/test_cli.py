@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main, make_parser
+from harness.errors import os_error
 
 ARGPARSE_USAGE_ERROR = 2
 
@@ -74,3 +75,37 @@ def test_fuzz_rejects_zero_time(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["fuzz", "--time", "0", "--no-build"]) == 1
     err = capsys.readouterr().err
     assert "vmfwupdate fuzz: error: --time must be at least 1" in err
+
+
+@pytest.mark.parametrize(
+    ("series", "argv"),
+    [("v8", ["check", "--skip-unit"]), ("v8", ["build"]), ("V6", ["run", "--dry-run"])],
+)
+def test_unknown_series_from_the_environment_is_a_usage_error(
+    series: str,
+    argv: list[str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """argparse checks --series but not a default from $SERIES: it was v7 (or a traceback)."""
+    monkeypatch.setenv("SERIES", series)
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == ARGPARSE_USAGE_ERROR
+    assert f"SERIES={series} (from the environment) is not a series" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("jobs", ["-3", "0"])
+def test_jobs_must_be_positive(jobs: str) -> None:
+    with pytest.raises(SystemExit):
+        make_parser().parse_args(["build", "-j", jobs])
+
+
+def test_file_system_error_is_a_step_error() -> None:
+    """A file system error no step handled (read-only checkout, full disk) is rendered as
+    the step's error with the file and what to do, not a traceback."""
+    with pytest.raises(OSError) as raised:
+        Path("/proc/version/logs").mkdir()
+    text = os_error("build", raised.value).render()
+    assert text.startswith("vmfwupdate build: error: Not a directory")
+    assert "file: /proc/version/logs" in text and "what to do: " in text

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.errors import HarnessError
 from harness.runner import Runner
 from harness.workdir import Workdir
-from harness.workflows import pipeline, step_report
+from harness.workflows import in_tree, pipeline, step_report
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest" errors="1" failures="2" skipped="3" tests="10">
@@ -41,16 +42,81 @@ def test_meson_counts(tmp_path: Path) -> None:
     assert text == "4 ok, 0 expected fail, 1 fail, 0 unexpected pass, 2 skipped, 0 timeout"
 
 
-def test_suite_detection(tmp_path: Path) -> None:
-    intro = tmp_path / "meson-info"
-    intro.mkdir()
-    tests = [{"name": "qtest-x86_64/fw_cfg-test", "suite": ["qemu:qtest", "qemu:qtest-x86_64"]}]
-    (intro / "intro-tests.json").write_text(json.dumps(tests))
-    assert not pipeline.suite_defined(tmp_path)
-    tests.append({"name": "qtest-x86_64/vmfwupdate-test", "suite": ["qemu:vmfwupdate"]})
-    (intro / "intro-tests.json").write_text(json.dumps(tests))
-    assert pipeline.suite_defined(tmp_path)
-    assert not pipeline.suite_defined(tmp_path / "nowhere")
+def write_meson_info(build: Path, src: Path) -> None:
+    """meson-info as QEMU's build writes it: a qtest per target, a functional test."""
+    info = build / "meson-info"
+    info.mkdir(parents=True)
+    tests = [
+        {
+            "name": f"qtest-{target}/{exe}",
+            "cmd": [str(build / "tests" / "qtest" / exe), "--tap", "-k"],
+            "depends": [f"7134ae4@@{exe}@exe", f"qemu-system-{target}@exe"],
+        }
+        for target in ("i386", "x86_64")
+        for exe in ("fw_cfg-test", "vmfwupdate-test", "boot-order-test")
+    ]
+    tests.append(
+        {
+            "name": "func-x86_64-vmfwupdate",
+            "cmd": [str(build / "pyvenv/bin/python3"), str(src / FUNC_TEST)],
+            "depends": ["qemu-img@exe", "qemu-system-x86_64@exe"],
+        }
+    )
+    targets = [
+        {"id": f"7134ae4@@{exe}@exe", "filename": [str(build / "tests" / "qtest" / exe)]}
+        for exe in ("fw_cfg-test", "vmfwupdate-test", "boot-order-test")
+    ] + [
+        {"id": f"{exe}@exe", "filename": [str(build / exe)]}
+        for exe in ("qemu-img", "qemu-system-i386", "qemu-system-x86_64")
+    ]
+    (info / "intro-tests.json").write_text(json.dumps(tests))
+    (info / "intro-targets.json").write_text(json.dumps(targets))
+    directories = {"source": str(src), "build": str(build)}
+    (info / "meson-info.json").write_text(json.dumps({"directories": directories}))
+
+
+FUNC_TEST = "tests/functional/x86_64/test_vmfwupdate.py"
+
+
+def test_in_tree_tests_are_the_tests_the_series_touches(tmp_path: Path) -> None:
+    build, src = tmp_path / "build", tmp_path / "src"
+    write_meson_info(build, src)
+    touched = [
+        "hw/misc/vmfwupdate.c",
+        "tests/qtest/fw_cfg-test.c",
+        "tests/qtest/meson.build",
+        "tests/qtest/vmfwupdate-test.c",
+        "tests/qtest/fuzz/generic_fuzz_configs.h",
+        FUNC_TEST,
+    ]
+    tests = in_tree.select(build, touched)
+    assert tests.names == (
+        "func-x86_64-vmfwupdate",
+        "qtest-i386/fw_cfg-test",
+        "qtest-i386/vmfwupdate-test",
+        "qtest-x86_64/fw_cfg-test",
+        "qtest-x86_64/vmfwupdate-test",
+    )
+    assert tests.targets == (
+        "qemu-img",
+        "qemu-system-i386",
+        "qemu-system-x86_64",
+        "tests/qtest/fw_cfg-test",
+        "tests/qtest/vmfwupdate-test",
+    )
+
+
+def test_in_tree_without_series_tests_says_so(tmp_path: Path) -> None:
+    build, src = tmp_path / "build", tmp_path / "src"
+    write_meson_info(build, src)
+    with pytest.raises(in_tree.NoTests, match="touches no qtest"):
+        in_tree.select(build, ["hw/misc/vmfwupdate.c"])
+
+
+def test_in_tree_before_configure_says_to_build(tmp_path: Path) -> None:
+    with pytest.raises(HarnessError) as info:
+        in_tree.select(tmp_path, [FUNC_TEST])
+    assert "vmfwupdate build" in (info.value.hint or "")
 
 
 def test_summary_lists_every_step_and_fails_the_run(

@@ -45,7 +45,8 @@ def test_pytest_args() -> None:
     assert default == ([] if workers.cpus() == 1 else workers.pytest_args(workers.cpus()))
 
 
-LOGS = Path("/w/.work/v7/logs/functional")
+REPO = Path("/w")
+LOGS = REPO / ".work/v7/logs/functional"
 
 
 def test_test_command_logs_per_series() -> None:
@@ -53,9 +54,11 @@ def test_test_command_logs_per_series() -> None:
     pipeline does; a --vm-log-dir after -- comes later on the command line and wins."""
     parser = make_parser()
     qemu = Path("/b/qemu-system-x86_64")
-    cmd = pytest_command(parser.parse_args(["test", "-m", "quick"]), qemu, "v7", LOGS)
+    cmd = pytest_command(parser.parse_args(["test", "-m", "quick"]), qemu, "v7", LOGS, REPO)
     assert cmd[4:8] == ["--abi", "v7", f"--qemu-bin={qemu}", f"--vm-log-dir={LOGS}"]
-    ci = pytest_command(parser.parse_args(["test", "--", "--vm-log-dir=ci"]), qemu, "v7", LOGS)
+    ci = pytest_command(
+        parser.parse_args(["test", "--", "--vm-log-dir=ci"]), qemu, "v7", LOGS, REPO
+    )
     assert ci.index("--vm-log-dir=ci") > ci.index(f"--vm-log-dir={LOGS}")
 
 
@@ -64,11 +67,15 @@ def test_test_command_workers() -> None:
     unless -n says otherwise; pytest arguments after -- come last and win."""
     parser = make_parser()
     qemu = Path("/b/qemu-system-x86_64")
-    everything = pytest_command(parser.parse_args(["test", "-m", "quick"]), qemu, "v7", LOGS)
+    everything = pytest_command(parser.parse_args(["test", "-m", "quick"]), qemu, "v7", LOGS, REPO)
     assert everything[8:] == [*workers.pytest_args(None), "-m", "quick", "--accel", "tcg"]
-    loop = pytest_command(parser.parse_args(["test", "-k", "cf9", "--", "-x"]), qemu, "v7", LOGS)
+    loop = pytest_command(
+        parser.parse_args(["test", "-k", "cf9", "--", "-x"]), qemu, "v7", LOGS, REPO
+    )
     assert loop[8:] == ["-k", "cf9", "--accel", "tcg", "-x"]
-    spread = pytest_command(parser.parse_args(["test", "-k", "tcg", "-n", "2"]), qemu, "v7", LOGS)
+    spread = pytest_command(
+        parser.parse_args(["test", "-k", "tcg", "-n", "2"]), qemu, "v7", LOGS, REPO
+    )
     assert spread[8:] == ["-n", "2", "--dist", "worksteal", "-k", "tcg", "--accel", "tcg"]
 
 
