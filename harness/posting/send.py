@@ -99,16 +99,8 @@ def read_cover(cover: Path, revision: int | None) -> Cover:
     )
 
 
-def check_builds(cover: Path, patches: Sequence[Path], results_file: Path, tree: Path) -> str:
+def check_builds(base: str, patches: Sequence[Path], results_file: Path, tree: Path) -> str:
     """Refuse unless every patch has a recorded successful build (see module doc)."""
-    base = results.base_of_series(cover)
-    if base is None:
-        raise HarnessError(
-            STEP,
-            "the series names no base (no base-commit: line in its cover letter)",
-            path=cover,
-            hint="export the series with `vmfwupdate export` (it writes base-commit:)",
-        )
     try:
         keys = results.keys_for_files(base, patches, tree)
         recorded = results.Results(results_file)
@@ -277,6 +269,14 @@ def send(
     cover_file, patches = series_paths(series_dir)
     runner.say(f"send: {series_dir}: {len(patches)} patch(es) and a cover letter, tree {tree}")
     cover = read_cover(cover_file, revision)
+    base = results.base_of_series(cover_file)
+    if base is None:
+        raise HarnessError(
+            STEP,
+            "the series names no base (no base-commit: line in its cover letter)",
+            path=cover_file,
+            hint="export the series with `vmfwupdate export` (it writes base-commit:)",
+        )
     if really and not has_transport(tree):
         raise HarnessError(
             STEP,
@@ -298,17 +298,9 @@ def send(
         if code != 0:
             runner.say(f"send: ci/bisect-build failed (log {results_file.parent}/bisect-build.log)")
     if build_check:
-        runner.say(check_builds(cover_file, patches, results_file, tree))
+        runner.say(check_builds(base, patches, results_file, tree))
     else:
         runner.say("send: WARNING: --no-build-check: not checked that every patch builds")
-    base = results.base_of_series(cover_file)
-    if base is None:
-        raise HarnessError(
-            STEP,
-            "the cover letter has no base-commit: line",
-            path=cover_file,
-            hint="export the series with `vmfwupdate export` (it writes base-commit:)",
-        )
     extra = (["--to", *to] if to else []) + (["--cc", *cc] if cc else [])
     with b4_branch(tree, base, patches, cover, branch, runner) as worktree:
         report = check(worktree, runner)
