@@ -138,6 +138,7 @@ def dispatch(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
             outgoing=args.output_dir or workdir.root / "outgoing" / name,
             results_file=args.results or workdir.build_results,
             branch=f"b4/vmfwupdate-{name}",
+            worktree=workdir.root / "b4" / name,
             revision=series_version(name),
             to=args.to,
             cc=args.cc,

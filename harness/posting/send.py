@@ -22,10 +22,10 @@ import email
 import email.policy
 import re
 import shlex
+import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,58 +131,69 @@ def check_builds(base: str, patches: Sequence[Path], results_file: Path, tree: P
     return f"send: every patch builds (results of ci/bisect-build in {results_file})"
 
 
-@contextmanager
-def b4_branch(
-    tree: Path, base: str, patches: Sequence[Path], cover: Cover, branch: str, runner: Runner
-) -> Iterator[Path]:
-    """A scratch worktree of ``tree`` on ``branch`` = ``base`` + the patches, enrolled in b4
-    with the cover letter; removed on exit (the branch stays, for b4 to use again)."""
-    with tempfile.TemporaryDirectory(prefix="vmfwupdate-b4-") as scratch:
-        worktree = Path(scratch) / "qemu"
-        runner.run(
-            ["git", "worktree", "add", "--quiet", "-B", branch, worktree, base],
-            step=STEP,
-            cwd=tree,
-            env=base_env(),
-            hint=f"the series' base {base[:12]} must be in the QEMU tree, and {branch} not "
-            "checked out elsewhere (pass --qemu-src with the tree the series was exported from)",
-        )
-        try:
-            runner.run(
-                ["git", "am", "--quiet", "--3way", *[p.resolve() for p in patches]],
-                step=STEP,
-                cwd=worktree,
-                env=base_env(),
-                hint="the series must apply on its base-commit; git needs your identity "
-                "(git config user.name / user.email): b4 sends as you",
-            )
-            b4tool.run(["prep", "--enroll", base], step=STEP, cwd=worktree, runner=runner)
-            text = Path(scratch) / "cover.txt"
-            text.write_text(cover.text, encoding="utf-8")
-            editor = {"GIT_EDITOR": shlex.join(["cp", str(text)])}
-            b4tool.run(["prep", "--edit-cover"], step=STEP, cwd=worktree, runner=runner, env=editor)
-            if cover.revision is not None:
-                b4tool.run(
-                    ["prep", "--force-revision", str(cover.revision)],
-                    step=STEP,
-                    cwd=worktree,
-                    runner=runner,
-                )
-            if cover.prefixes:
-                b4tool.run(
-                    ["prep", "--set-prefixes", *cover.prefixes],
-                    step=STEP,
-                    cwd=worktree,
-                    runner=runner,
-                )
-            yield worktree
-        finally:
-            runner.run(
-                ["git", "worktree", "remove", "--force", worktree],
-                step=STEP,
-                cwd=tree,
-                check=False,
-            )
+def git_common_dir(path: Path) -> Path | None:
+    proc = subprocess.run(
+        ["git", "-C", str(path), "rev-parse", "--path-format=absolute", "--git-common-dir"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return Path(proc.stdout.strip()).resolve() if proc.returncode == 0 else None
+
+
+def checkout(tree: Path, worktree: Path, branch: str, base: str, runner: Runner) -> None:
+    """``worktree``, a worktree of ``tree``, on ``branch`` reset to ``base``: the one of the
+    last run if it is still there (only the files the series touched are checked out again),
+    else a new one."""
+    if worktree.exists() and git_common_dir(worktree) == git_common_dir(tree):
+        runner.run(["git", "am", "--abort"], step=STEP, cwd=worktree, check=False)
+        reset = ["git", "checkout", "--quiet", "--force", "-B", branch, base]
+        if runner.run(reset, step=STEP, cwd=worktree, check=False).returncode == 0:
+            return
+    shutil.rmtree(worktree, ignore_errors=True)
+    runner.run(["git", "worktree", "prune"], step=STEP, cwd=tree, check=False)
+    runner.run(
+        ["git", "worktree", "add", "--quiet", "--force", "-B", branch, worktree, base],
+        step=STEP,
+        cwd=tree,
+        env=base_env(),
+        hint=f"the series' base {base[:12]} must be in the QEMU tree, and {branch} not "
+        "checked out elsewhere (pass --qemu-src with the tree the series was exported from)",
+    )
+
+
+def prepare_branch(
+    tree: Path,
+    base: str,
+    patches: Sequence[Path],
+    cover: Cover,
+    branch: str,
+    worktree: Path,
+    runner: Runner,
+) -> None:
+    """``worktree`` (of ``tree``) on ``branch`` = ``base`` + the patches, enrolled in b4 with
+    the cover letter. It stays, so that b4 can be used there directly."""
+    checkout(tree, worktree, branch, base, runner)
+    runner.run(
+        ["git", "am", "--quiet", "--3way", *[p.resolve() for p in patches]],
+        step=STEP,
+        cwd=worktree,
+        env=base_env(),
+        hint="the series must apply on its base-commit; git needs your identity "
+        "(git config user.name / user.email): b4 sends as you",
+    )
+    b4tool.run(["prep", "--enroll", base], step=STEP, cwd=worktree, runner=runner)
+    with tempfile.TemporaryDirectory(prefix="vmfwupdate-cover-") as scratch:
+        text = Path(scratch) / "cover.txt"
+        text.write_text(cover.text, encoding="utf-8")
+        editor = {"GIT_EDITOR": shlex.join(["cp", str(text)])}
+        b4tool.run(["prep", "--edit-cover"], step=STEP, cwd=worktree, runner=runner, env=editor)
+    if cover.revision is not None:
+        revision = ["prep", "--force-revision", str(cover.revision)]
+        b4tool.run(revision, step=STEP, cwd=worktree, runner=runner)
+    if cover.prefixes:
+        prefixes = ["prep", "--set-prefixes", *cover.prefixes]
+        b4tool.run(prefixes, step=STEP, cwd=worktree, runner=runner)
 
 
 def check(worktree: Path, runner: Runner) -> str:
@@ -258,6 +269,7 @@ def send(
     outgoing: Path,
     results_file: Path,
     branch: str,
+    worktree: Path,
     revision: int | None = None,
     to: Sequence[str] = (),
     cc: Sequence[str] = (),
@@ -265,7 +277,10 @@ def send(
     build_first: bool = False,
     build_check: bool = True,
     repo: Path | None = None,
+    answer: str | None = None,
 ) -> list[Message]:
+    """Post the series (see the module doc); ``answer`` is typed at b4 send's question
+    (default: the user answers on this terminal)."""
     cover_file, patches = series_paths(series_dir)
     runner.say(f"send: {series_dir}: {len(patches)} patch(es) and a cover letter, tree {tree}")
     cover = read_cover(cover_file, revision)
@@ -302,36 +317,38 @@ def send(
     else:
         runner.say("send: WARNING: --no-build-check: not checked that every patch builds")
     extra = (["--to", *to] if to else []) + (["--cc", *cc] if cc else [])
-    with b4_branch(tree, base, patches, cover, branch, runner) as worktree:
-        report = check(worktree, runner)
-        summary = CHECK_SUMMARY.findall(report)[-1]
-        runner.say(
-            f"send: b4 prep --check (checkpatch.pl): {summary[0]} ok, {summary[1]} warning(s)"
-        )
-        if int(summary[1]):
-            runner.say(report.split("---", 1)[-1].rstrip())
-        b4tool.run(["prep", "--auto-to-cc"], step=STEP, cwd=worktree, runner=runner)
-        outgoing.mkdir(parents=True, exist_ok=True)
-        for old in outgoing.glob("*.eml"):
-            old.unlink()
-        b4tool.run(
-            [*DRY_RUN_CONFIG, "send", "--output-dir", outgoing, "--no-sign", *extra],
-            step=STEP,
+    prepare_branch(tree, base, patches, cover, branch, worktree, runner)
+    report = check(worktree, runner)
+    summary = CHECK_SUMMARY.findall(report)[-1]
+    runner.say(f"send: b4 prep --check (checkpatch.pl): {summary[0]} ok, {summary[1]} warning(s)")
+    if int(summary[1]):
+        runner.say(report.split("---", 1)[-1].rstrip())
+    b4tool.run(["prep", "--auto-to-cc"], step=STEP, cwd=worktree, runner=runner)
+    outgoing.mkdir(parents=True, exist_ok=True)
+    for old in outgoing.glob("*.eml"):
+        old.unlink()
+    b4tool.run(
+        [*DRY_RUN_CONFIG, "send", "--output-dir", outgoing, "--no-sign", *extra],
+        step=STEP,
+        cwd=worktree,
+        runner=runner,
+    )
+    messages = read_messages(outgoing)
+    print(render(messages, really))
+    if really:
+        runner.echo([b4tool.executable(STEP), "send", *extra], worktree)
+        code = subprocess.run(
+            [b4tool.executable(STEP), "send", *extra],
             cwd=worktree,
-            runner=runner,
-        )
-        messages = read_messages(outgoing)
-        print(render(messages, really))
-        if really:
-            runner.echo([b4tool.executable(STEP), "send", *extra], worktree)
-            code = subprocess.run(
-                [b4tool.executable(STEP), "send", *extra], cwd=worktree, check=False
-            ).returncode
-            if code != 0:
-                raise HarnessError(
-                    STEP,
-                    f"b4 send failed (exit code {code})",
-                    path=worktree,
-                    hint="see b4's messages above (mail transport: git config sendemail.*)",
-                )
+            input=answer,
+            text=True,
+            check=False,
+        ).returncode
+        if code != 0:
+            raise HarnessError(
+                STEP,
+                f"b4 send failed (exit code {code})",
+                path=worktree,
+                hint="see b4's messages above (mail transport: git config sendemail.*)",
+            )
     return messages

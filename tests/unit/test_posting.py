@@ -10,10 +10,8 @@ format-patch, patch-id, am, b4) is real.
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import socket
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -93,6 +91,8 @@ exit $bad;
 COVER_TEXT = "hw/misc: the frobnicator and its documentation"
 SOB = "\n\nSigned-off-by: Ada Developer <ada@example.invalid>\n"
 
+# The tree and the b4 worktree send leaves.
+WORKTREES = 2
 # The test series: two patches, so three messages with the cover letter.
 PATCHES = 2
 MESSAGES = PATCHES + 1
@@ -220,6 +220,7 @@ def run_send(
         outgoing=tmp_path / "outgoing",
         results_file=tmp_path / "results.json",
         branch="b4/test-series",
+        worktree=tmp_path / "b4",
         **kwargs,  # type: ignore[arg-type]
     )
 
@@ -268,27 +269,20 @@ def test_dry_run_addresses_each_patch_and_connects_nowhere(
     assert len(list((tmp_path / "outgoing").glob("*.eml"))) == MESSAGES
     said = runner.out.getvalue()  # type: ignore[attr-defined]
     assert "b4 prep --check (checkpatch.pl): 2 ok, 0 warning(s)" in said
-    # the b4 branch stays in the tree; the scratch worktree is gone, the tree untouched
-    assert git(tree, "rev-parse", "--verify", "-q", "b4/test-series").strip()
-    assert git(tree, "worktree", "list", "--porcelain").count("worktree ") == 1
+    # the b4 branch and its worktree stay (b4 can be used there); the tree is untouched
+    assert git(tmp_path / "b4", "branch", "--show-current").strip() == "b4/test-series"
+    assert git(tree, "worktree", "list", "--porcelain").count("worktree ") == WORKTREES
     assert git(tree, "rev-parse", "HEAD").strip() == base
+    # a second run reuses the worktree: the same messages, without the first run's --cc
+    again = run_send(tree, series_dir, tmp_path, runner)
+    assert [m.subject for m in again] == [m.subject for m in messages]
+    assert "extra@example.invalid" not in again[1].cc
+    assert git(tree, "worktree", "list", "--porcelain").count("worktree ") == WORKTREES
 
     # the same with --send does connect (so the check above can fail): b4 asks, the
     # answer is Enter, the listener closes the connection, b4 fails, and send says so
-    proc = subprocess.run(
-        [
-            *(sys.executable, "-m", "harness", "send", "--qemu-src", tree, "--patches", series_dir),
-            *("--no-build-check", "--send", "--output-dir", tmp_path / "sent"),
-        ],
-        cwd=REPO,
-        input="\n",
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        check=False,
-    )
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "vmfwupdate send: error: b4 send failed" in proc.stderr
+    with pytest.raises(HarnessError, match="b4 send failed"):
+        run_send(tree, series_dir, tmp_path, runner, really=True, build_check=False, answer="\n")
     assert len(connections) == 1
 
 
@@ -382,7 +376,9 @@ def test_a_series_that_does_not_apply_on_its_base_is_refused(
     with pytest.raises(HarnessError, match="git am --quiet --3way") as error:
         run_send(tree, series_dir, tmp_path, runner, build_check=False)
     assert "the series must apply on its base-commit" in (error.value.hint or "")
-    assert git(tree, "worktree", "list", "--porcelain").count("worktree ") == 1
+    # the next run starts again from a clean worktree
+    cover.write_text(text, "utf-8")
+    assert len(run_send(tree, series_dir, tmp_path, runner, build_check=False)) == MESSAGES
 
 
 def test_placeholder_cover_letter_is_refused(
