@@ -16,7 +16,7 @@ help:
 	@echo "make unit              unit tests only"
 	@echo "make fetch|apply|export|build|build-asan|checkpatch   single steps"
 	@echo "make lint              ruff check + format check"
-	@echo "make bench             benchmarks -> README table + bench/results/ (~3 min)"
+	@echo "make bench             benchmarks -> docs/benchmarks.md table + bench/results/ (~3 min)"
 	@echo "make clean             remove builds, logs, payloads (keeps QEMU trees, downloads, fuzz corpora)"
 	@echo "make fuzz              generic-fuzz on the device (clang-16 build; installs it once)"
 	@echo "           FUZZ_TARGET=vmfwupdate-pc|vmfwupdate-q35|all  FUZZ_TIME=<s>  FUZZ_RUNS=<n>"

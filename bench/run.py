@@ -71,7 +71,7 @@ def main() -> int:
                 cold_reps=env_int("BENCH_COLD", 0),
             )
         print(f"    {group}: {time.monotonic() - t0:.0f}s", flush=True)
-    outputs = report.write_all(figures, repo / "bench" / "results", repo / "README.md")
+    outputs = report.write_all(figures, repo / "bench" / "results", repo / "docs" / "benchmarks.md")
     print(report.table(figures, report.machine()))
     print(f"bench: {len(figures)} figures in {time.monotonic() - start:.0f}s; wrote:")
     for path in outputs:

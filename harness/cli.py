@@ -23,6 +23,7 @@ from harness.build.qemu import PROFILES
 from harness.ci import cli as ci_cli
 from harness.errors import HarnessError, os_error
 from harness.fuzz.targets import CONFIGS as FUZZ_CONFIGS
+from harness.interface import struct_cli
 from harness.machine.cmdline import ACCELS, MACHINES
 from harness.posting import cli as posting_cli
 from harness.runner import Runner
@@ -38,7 +39,7 @@ DEFAULT_FUZZ_MAX_LEN = 4096
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 # Commands defined in their own packages: add_commands(subparsers), COMMANDS, dispatch().
-EXTENSIONS = (ci_cli, posting_cli)
+EXTENSIONS = (ci_cli, posting_cli, struct_cli)
 
 
 def _lazy(module: str, name: str) -> Command:

@@ -1,16 +1,19 @@
-"""``vmfwupdate changelog OLD NEW``: a draft "Changes in vN" list for the cover letter.
+"""``vmfwupdate changelog [OLD] [NEW]``: a draft "Changes in vN" list for the cover letter.
 
-OLD and NEW are two versions of the series, each a series directory (format-patch files
-with a cover letter naming its ``base-commit:``) or a revision of this repository whose
-series directory holds that version (``REV`` or ``REV:PATH``). Both are applied with
-``git am`` onto their base in a temporary clone of the QEMU tree (the tree itself is not
-touched), then ``git range-diff`` compares them and its output is condensed: per patch
-whether it is new, dropped or changed, and what changed (commit message, which files).
+OLD and NEW are two versions of the series: series names (``v6``, ``v7``: their
+``patches/<series>/``) or series directories; by default the series before ``--series`` and
+``--series``. b4 compares them: ``b4 diff -m OLD NEW`` takes two mailboxes, applies each
+series on its ``base-commit:`` (b4's "fake am") and runs ``git range-diff`` on the two
+ranges. The mailboxes are the series files, each given the Message-ID b4 needs (derived
+from its content: b4 caches per Message-ID). b4 runs in a scratch clone, so the QEMU tree
+is not touched. (b4's other range-diff, ``b4 prep --compare-to vN``, needs the ``sent/``
+tag of a version b4 itself sent; neither v6 nor v7 was sent through b4.) The range-diff is
+then condensed: per patch whether it is new, dropped or changed, and what changed.
 """
 
 from __future__ import annotations
 
-import logging
+import hashlib
 import re
 import tempfile
 from collections.abc import Sequence
@@ -18,12 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.posting.results import base_of_series
+from harness.posting import b4tool
 from harness.runner import Runner
-from harness.tree.git import Git
 from harness.tree.patchfile import COVER_LETTER, series_files, subject_prefix
-
-log = logging.getLogger(__name__)
 
 STEP = "changelog"
 PAIR = re.compile(
@@ -49,89 +49,63 @@ class Entry:
     removed: int = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class Version:
     label: str
-    files: list[Path]
-    base: str
+    files: list[Path]  # the cover letter first
     prefix: str
 
 
-def read_version(spec: str, repo: Path, default_dir: Path, scratch: Path, runner: Runner) -> Path:
-    """A series directory for ``spec``: the directory itself, or ``REV[:PATH]`` of ``repo``
-    written out into ``scratch``."""
-    path = Path(spec)
-    if path.is_dir():
-        return path
-    rev, _sep, sub = spec.partition(":")
-    try:
-        rel = Path(sub) if sub else default_dir.resolve().relative_to(repo.resolve())
-    except ValueError:
-        rel = Path("patches")
-    git = Git(repo, runner, STEP)
-    if git.rev(rev) is None:
-        raise HarnessError(
-            STEP,
-            f"{spec!r} is neither a series directory nor a revision of {repo}",
-            hint="pass two series directories, or two revisions (e.g. v6-tag main)",
-        )
-    names = git.out("ls-tree", "--name-only", f"{rev}:{rel.as_posix()}").split()
-    if not names:
-        raise HarnessError(STEP, f"{rev} has no series in {rel}/", path=rel)
-    out = scratch / re.sub(r"[^A-Za-z0-9._-]", "_", spec)
-    out.mkdir(parents=True)
-    for name in names:
-        text = git.run("show", f"{rev}:{(rel / name).as_posix()}").stdout
-        (out / name).write_text(text, encoding="utf-8")
-    return out
-
-
 def load_version(label: str, directory: Path) -> Version:
-    files = series_files(directory)
+    patches = series_files(directory)
     cover = directory / COVER_LETTER
-    base = base_of_series(cover) if cover.is_file() else None
-    if not files or base is None:
+    if not patches or not cover.is_file():
         raise HarnessError(
             STEP,
-            f"{label}: no patches, or no base-commit: line in its cover letter",
+            f"{label}: no patches or no {COVER_LETTER} in {directory}",
             path=directory,
-            hint="a series directory as `vmfwupdate export` writes it",
+            hint="a series name (v6, v7) or a series directory as `vmfwupdate export` writes it",
         )
-    return Version(label, files, base, subject_prefix([cover, *files]))
+    return Version(label, [cover, *patches], subject_prefix([cover, *patches]))
 
 
-def apply_version(git: Git, version: Version, ref: str) -> str:
-    if git.rev(version.base) is None:
-        raise HarnessError(
-            STEP,
-            f"{version.label}: its base {version.base[:12]} is not in the QEMU tree",
-            hint="pass --qemu-src with a tree that has both versions' bases",
-        )
-    git.run("checkout", "-q", "--detach", version.base)
-    proc = git.run("am", "-q", "--3way", *[f.resolve() for f in version.files], check=False)
-    if proc.returncode != 0:
-        git.run("am", "--abort", check=False)
-        raise HarnessError(
-            STEP,
-            f"{version.label} does not apply to its base {version.base[:12]}",
-            details=(proc.stdout + proc.stderr)[-2000:],
-        )
-    git.run("update-ref", f"refs/heads/{ref}", "HEAD")
-    return f"{version.base}..{ref}"
+def write_mbox(version: Version, path: Path) -> Path:
+    """The series as one mailbox, each message with a Message-ID made from its content."""
+    parts = []
+    for file in version.files:
+        text = file.read_text(encoding="utf-8", errors="replace")
+        first, _sep, rest = text.partition("\n")
+        msgid = hashlib.sha256(text.encode()).hexdigest()[:24]
+        parts.append(f"{first}\nMessage-ID: <{msgid}@vmfwupdate.invalid>\n{rest}")
+    path.write_text("".join(p if p.endswith("\n") else p + "\n" for p in parts), "utf-8")
+    return path
 
 
 def range_diff(tree: Path, old: Version, new: Version, runner: Runner) -> str:
     with tempfile.TemporaryDirectory(prefix="vmfwupdate-changelog-") as tmp:
-        clone = Path(tmp) / "qemu"
+        scratch = Path(tmp)
+        clone = scratch / "qemu"
         runner.run(
             ["git", "clone", "-q", "--shared", "--no-checkout", tree, clone],
             step=STEP,
             hint="the QEMU tree must be a git repository (`vmfwupdate fetch` makes one)",
         )
-        git = Git(clone, runner, STEP)
-        old_range = apply_version(git, old, "old")
-        new_range = apply_version(git, new, "new")
-        return git.run("range-diff", "--no-color", old_range, new_range).stdout
+        out = scratch / "range-diff.txt"
+        b4tool.run(
+            [
+                "diff",
+                "--compare-am-mboxes",
+                write_mbox(old, scratch / "old.mbox"),
+                write_mbox(new, scratch / "new.mbox"),
+                "--output-diff",
+                out,
+            ],
+            step=STEP,
+            cwd=clone,
+            runner=runner,
+            hint="both series must apply on their base-commit:, which must be in the QEMU tree",
+        )
+        return out.read_text(encoding="utf-8", errors="replace")
 
 
 def parse(output: str) -> list[Entry]:
@@ -179,16 +153,16 @@ def ranges(numbers: Sequence[int]) -> str:
     return ", ".join(out)
 
 
-def version_label(prefix: str, explicit: int | None) -> str:
+def version_label(new: Version, explicit: int | None) -> str:
     if explicit is not None:
         return f"v{explicit}"
-    match = re.search(r"\bv(\d+)\b", prefix)
+    match = re.search(r"\bv(\d+)\b", new.prefix) or re.fullmatch(r"v(\d+)", new.label)
     return f"v{match.group(1)}" if match else "vN"
 
 
 def draft(entries: Sequence[Entry], old: Version, new: Version, version: int | None) -> str:
-    total = len(new.files)
-    lines = [f"Changes in {version_label(new.prefix, version)}:"]
+    total, old_total = len(new.files) - 1, len(old.files) - 1
+    lines = [f"Changes in {version_label(new, version)}:"]
     for entry in entries:
         if entry.op == "!":
             what = []
@@ -204,7 +178,7 @@ def draft(entries: Sequence[Entry], old: Version, new: Version, version: int | N
         elif entry.op == ">":
             lines.append(f"- new: {entry.new}/{total} {entry.subject}")
         elif entry.op == "<":
-            lines.append(f"- dropped: {entry.subject} (was {entry.old}/{len(old.files)})")
+            lines.append(f"- dropped: {entry.subject} (was {entry.old}/{old_total})")
     same = [e.new for e in entries if e.op == "=" and e.new is not None]
     if same:
         lines.append(f"- unchanged: {'patch' if len(same) == 1 else 'patches'} {ranges(same)}")
@@ -214,19 +188,8 @@ def draft(entries: Sequence[Entry], old: Version, new: Version, version: int | N
 
 
 def changelog(
-    tree: Path,
-    old_spec: str,
-    new_spec: str,
-    runner: Runner,
-    *,
-    repo: Path,
-    default_dir: Path,
-    version: int | None = None,
+    tree: Path, old: Version, new: Version, runner: Runner, *, version: int | None = None
 ) -> tuple[str, str]:
     """The draft and the raw range-diff output."""
-    with tempfile.TemporaryDirectory(prefix="vmfwupdate-series-") as tmp:
-        scratch = Path(tmp)
-        old = load_version(old_spec, read_version(old_spec, repo, default_dir, scratch, runner))
-        new = load_version(new_spec, read_version(new_spec, repo, default_dir, scratch, runner))
-        output = range_diff(tree, old, new, runner)
+    output = range_diff(tree, old, new, runner)
     return draft(parse(output), old, new, version), output

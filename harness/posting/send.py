@@ -1,133 +1,118 @@
-"""``vmfwupdate send``: the series as e-mail, checked, addressed, and dry-run unless --send.
+"""``vmfwupdate send``: a thin wrapper around b4 that posts ``patches/<series>/``.
 
-1. checkpatch: the tree's ``scripts/checkpatch.pl`` on every patch; any ERROR refuses
-   (warnings are shown, they do not refuse).
-2. builds: every patch must have a recorded successful build of itself on top of the ones
-   before it (``ci/bisect-build`` records them, see :mod:`harness.posting.results`);
-   ``--build`` runs ci/bisect-build first. A failed or missing result refuses.
-3. recipients: ``scripts/get_maintainer.pl`` on each patch file, in a scratch worktree of the
-   tree with the whole series applied (To: maintainers, Cc: reviewers and lists); the cover
-   letter gets the union; ``--to``/``--cc`` are added to every message.
-4. the messages: copies of the series files with those To:/Cc: headers in
-   ``.work/outgoing/<series>/`` (what would be sent, to read or to send by hand).
-5. ``git send-email --dry-run`` on them (``--send``: for real), run in the QEMU tree so that
-   its ``sendemail.*`` configuration applies, and a per-message table of who gets what, as
-   git send-email reports it (it adds the Signed-off-by and From: addresses itself).
+1. builds: every patch must have a recorded successful build of itself on top of the ones
+   before it (``ci/bisect-build`` records them, :mod:`harness.posting.results`; b4 does not
+   know about builds); ``--build`` runs ci/bisect-build first.
+2. a b4 branch: the series applied (``git am``) on its ``base-commit:`` as branch
+   ``b4/vmfwupdate-<series>`` of the QEMU tree, in a scratch worktree, enrolled with
+   ``b4 prep --enroll``; the cover letter's subject and text become b4's cover letter,
+   the subject prefix its revision (``--force-revision``) and prefixes.
+3. ``b4 prep --check``: the tree's ``prep-perpatch-check-cmd`` (checkpatch.pl) on each
+   patch; an error refuses.
+4. ``b4 prep --auto-to-cc``: the recipients, with the tree's ``send-series-to`` and
+   ``send-auto-cc-cmd`` (get_maintainer.pl on each patch).
+5. ``b4 send -o .work/outgoing/<series>/``: the messages as they would go out (a dry run:
+   b4 connects nowhere); the table of who gets what is read from them. ``--send`` then
+   runs ``b4 send``, which shows the same and asks before it sends.
 """
 
 from __future__ import annotations
 
-import logging
+import email
+import email.policy
 import re
+import shlex
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from email.header import decode_header, make_header
-from email.utils import parseaddr
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.posting import maintainers, results
-from harness.posting.maintainers import Recipients
+from harness.posting import b4tool, results
 from harness.runner import Runner, base_env
-from harness.tree.patchfile import COVER_LETTER, series_files
-
-log = logging.getLogger(__name__)
+from harness.tree.patchfile import COVER_LETTER, parse_cover_letter, series_files
 
 STEP = "send"
-TOTAL = re.compile(r"^total: (\d+) errors?, (\d+) warnings?", re.M)
+CHECK_SUMMARY = re.compile(r"^Success: (\d+), Warning: (\d+), Error: (\d+)\s*$", re.M)
 PLACEHOLDERS = ("*** SUBJECT HERE ***", "*** BLURB HERE ***")
+# b4 picks kernel.org's web endpoint when no mail transport is configured and the tree has
+# a top-level Kconfig (QEMU's has): a dry run names a server so that b4 signs nothing
+DRY_RUN_CONFIG = ("-c", "sendemail.smtpserver=localhost")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Message:
-    """One mail as git send-email reported it."""
+    """One message b4 wrote: its subject and recipients."""
 
-    subject: str = ""
-    to: list[str] = field(default_factory=list)
-    cc: list[str] = field(default_factory=list)
-    rcpt: list[str] = field(default_factory=list)
-    ok: bool = False
+    subject: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
 
 
-def series_paths(series_dir: Path) -> tuple[Path | None, list[Path]]:
+@dataclass(frozen=True)
+class Cover:
+    """What b4's cover letter takes from ``0000-cover-letter.patch``."""
+
+    text: str  # the subject (without its [PATCH ...] prefix), a blank line, the blurb
+    revision: int | None
+    prefixes: tuple[str, ...]  # subject prefix words other than PATCH and vN (RFC, ...)
+
+
+def series_paths(series_dir: Path) -> tuple[Path, list[Path]]:
     patches = series_files(series_dir)
-    if not patches:
-        raise HarnessError(
-            STEP,
-            f"{series_dir} has no patches",
-            path=series_dir,
-            hint="run `vmfwupdate export` (or pass the series directory)",
-        )
     cover = series_dir / COVER_LETTER
-    return (cover if cover.is_file() else None), patches
-
-
-def checkpatch(tree: Path, patches: Sequence[Path], runner: Runner) -> None:
-    """Refuse when checkpatch.pl reports an ERROR on any patch; show warnings."""
-    script = tree / "scripts" / "checkpatch.pl"
-    if not script.is_file():
-        raise HarnessError(
-            STEP, "the QEMU tree has no scripts/checkpatch.pl", path=script, hint="use a QEMU tree"
-        )
-    failed: list[str] = []
-    for patch in patches:
-        proc = runner.run(
-            ["perl", script, "--terse", "--mailback", patch.resolve()],
-            step=STEP,
-            cwd=tree,
-            check=False,
-        )
-        output = (proc.stdout + proc.stderr).strip()
-        total = TOTAL.search(output)
-        errors = int(total.group(1)) if total else (1 if proc.returncode else 0)
-        warnings = int(total.group(2)) if total else 0
-        runner.say(
-            f"send: checkpatch {patch.name}: "
-            + (f"{errors} error(s), {warnings} warning(s)" if errors or warnings else "ok")
-        )
-        if errors:
-            failed.append(f"{patch.name}:\n" + "\n".join("  " + x for x in output.splitlines()))
-        elif warnings:
-            runner.say("\n".join("  " + line for line in output.splitlines()))
-    if failed:
+    if not patches or not cover.is_file():
         raise HarnessError(
             STEP,
-            f"checkpatch reports errors in {len(failed)} patch(es); nothing was sent",
-            details="\n".join(failed),
-            hint="fix them in the QEMU tree (commit --amend / rebase -i), `vmfwupdate export`, "
-            "then send again",
+            f"{series_dir} has no patches or no {COVER_LETTER}",
+            path=series_dir,
+            hint="run `vmfwupdate export` (it writes the series with its cover letter)",
         )
+    return cover, patches
 
 
-def check_builds(
-    tree: Path,
-    cover: Path | None,
-    patches: Sequence[Path],
-    results_file: Path,
-    runner: Runner,
-) -> None:
-    """Refuse unless every patch has a recorded successful build (see module doc)."""
-    base = results.base_of_series(cover) if cover is not None else None
-    if base is None:
+def read_cover(cover: Path, revision: int | None) -> Cover:
+    """The cover letter for b4; ``revision`` when its subject names no version."""
+    text = cover.read_text(encoding="utf-8", errors="replace")
+    placeholder = next((p for p in PLACEHOLDERS if p in text), None)
+    if placeholder:
         raise HarnessError(
             STEP,
-            "the series names no base (no base-commit: line in its cover letter)",
+            f"the cover letter still has the placeholder {placeholder!r}",
             path=cover,
-            hint="export the series with `vmfwupdate export` (it writes base-commit:)",
+            hint="write its subject and text (e.g. the `vmfwupdate changelog` draft)",
         )
+    parsed = parse_cover_letter(text)
+    found = re.search(r"^Subject: (.*(?:\n[ \t].*)*)", "".join(parsed.headers), re.M)
+    subject = " ".join(found.group(1).split()) if found else ""
+    match = re.match(r"^\[([^\]]*)\]\s*(.*)$", subject)
+    words = match.group(1).split() if match else []
+    title = match.group(2) if match else subject
+    versions = [int(w[1:]) for w in words if re.fullmatch(r"v\d+", w)]
+    prefixes = tuple(w for w in words if w != "PATCH" and not re.fullmatch(r"(v\d+|\d+/\d+)", w))
+    return Cover(
+        text=f"{title}\n\n{parsed.blurb.strip()}\n",
+        revision=versions[0] if versions else revision,
+        prefixes=prefixes,
+    )
+
+
+def check_builds(base: str, patches: Sequence[Path], results_file: Path, tree: Path) -> str:
+    """Refuse unless every patch has a recorded successful build (see module doc)."""
     try:
         keys = results.keys_for_files(base, patches, tree)
         recorded = results.Results(results_file)
     except results.ResultsError as exc:
         raise HarnessError(STEP, str(exc), path=results_file) from exc
-    failed, missing = [], []
-    for patch, key in zip(patches, keys, strict=True):
-        result = recorded.builds.get(key)
-        if result is None:
-            missing.append(patch.name)
-        elif not result.ok:
-            failed.append(f"{patch.name} (commit {result.commit[:12]}, {result.when})")
+    found = [recorded.builds.get(key) for key in keys]
+    failed = [
+        f"{p.name} (commit {r.commit[:12]}, {r.when})"
+        for p, r in zip(patches, found, strict=True)
+        if r is not None and not r.ok
+    ]
+    missing = [p.name for p, r in zip(patches, found, strict=True) if r is None]
     if failed:
         raise HarnessError(
             STEP,
@@ -139,213 +124,141 @@ def check_builds(
         raise HarnessError(
             STEP,
             f"no build result for {len(missing)} patch(es) as they are now: "
-            + ", ".join(missing)
-            + "; nothing was sent",
+            f"{', '.join(missing)}; nothing was sent",
             path=results_file,
             hint="run `bash ci/bisect-build` (builds each patch and records it) or pass --build",
         )
-    runner.say(f"send: every patch builds (results of ci/bisect-build in {results_file})")
+    return f"send: every patch builds (results of ci/bisect-build in {results_file})"
 
 
-def header_end(text: str) -> int:
-    end = text.find("\n\n")
-    if end < 0:
-        raise ValueError("no blank line after the headers")
-    return end
+def git_common_dir(path: Path) -> Path | None:
+    proc = subprocess.run(
+        ["git", "-C", str(path), "rev-parse", "--path-format=absolute", "--git-common-dir"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return Path(proc.stdout.strip()).resolve() if proc.returncode == 0 else None
 
 
-def fold(name: str, addresses: Sequence[str]) -> str:
-    return f"{name}: " + ",\n ".join(addresses) + "\n"
+def checkout(tree: Path, worktree: Path, branch: str, base: str, runner: Runner) -> None:
+    """``worktree``, a worktree of ``tree``, on ``branch`` reset to ``base``: the one of the
+    last run if it is still there (only the files the series touched are checked out again),
+    else a new one."""
+    if worktree.exists() and git_common_dir(worktree) == git_common_dir(tree):
+        runner.run(["git", "am", "--abort"], step=STEP, cwd=worktree, check=False)
+        reset = ["git", "checkout", "--quiet", "--force", "-B", branch, base]
+        if runner.run(reset, step=STEP, cwd=worktree, check=False).returncode == 0:
+            return
+    shutil.rmtree(worktree, ignore_errors=True)
+    runner.run(["git", "worktree", "prune"], step=STEP, cwd=tree, check=False)
+    runner.run(
+        ["git", "worktree", "add", "--quiet", "--force", "-B", branch, worktree, base],
+        step=STEP,
+        cwd=tree,
+        env=base_env(),
+        hint=f"the series' base {base[:12]} must be in the QEMU tree, and {branch} not "
+        "checked out elsewhere (pass --qemu-src with the tree the series was exported from)",
+    )
 
 
-def with_recipients(text: str, recipients: Recipients) -> str:
-    """The mail with its To:/Cc: headers replaced by ``recipients``."""
-    end = header_end(text)
-    head = text[: end + 1]
-    # drop existing To:/Cc: headers with their continuation lines
-    kept: list[str] = []
-    skipping = False
-    for line in head.splitlines(keepends=True):
-        if line[:1] in (" ", "\t") and skipping:
-            continue
-        skipping = line.lower().startswith(("to:", "cc:"))
-        if not skipping:
-            kept.append(line)
-    extra = ""
-    if recipients.to:
-        extra += fold("To", recipients.to)
-    if recipients.cc:
-        extra += fold("Cc", recipients.cc)
-    return "".join(kept) + extra + text[end + 1 :]
-
-
-def from_header(path: Path) -> str | None:
-    text = path.read_text(encoding="utf-8", errors="replace")
-    match = re.search(r"^From: (.+)$", text[: header_end(text)], re.M)
-    return match.group(1).strip() if match else None
-
-
-def prepare(
+def prepare_branch(
     tree: Path,
-    cover: Path | None,
+    base: str,
     patches: Sequence[Path],
-    outgoing: Path,
+    cover: Cover,
+    branch: str,
+    worktree: Path,
     runner: Runner,
-    *,
-    to: Sequence[str],
-    cc: Sequence[str],
-) -> list[tuple[Path, Recipients]]:
-    """Write the addressed copies of the series into ``outgoing``; returns (file, recipients)."""
-    base = results.base_of_series(cover) if cover is not None else None
-    with maintainers.series_applied(tree, base, patches, runner) as applied:
-        per_patch = [(p, maintainers.for_patch(applied, p, runner)) for p in patches]
-    files: list[tuple[Path, Recipients]] = []
-    if cover is not None:
-        text = cover.read_text(encoding="utf-8", errors="replace")
-        placeholder = next((p for p in PLACEHOLDERS if p in text), None)
-        if placeholder:
-            raise HarnessError(
-                STEP,
-                f"the cover letter still has the placeholder {placeholder!r}",
-                path=cover,
-                hint="write its subject and text (e.g. the `vmfwupdate changelog` draft)",
-            )
-        files.append((cover, maintainers.union(r for _p, r in per_patch)))
-    files += per_patch
-    outgoing.mkdir(parents=True, exist_ok=True)
-    for old in outgoing.glob("*.patch"):
-        old.unlink()
-    written = []
-    for source, recipients in files:
-        for address in to:
-            recipients.add(address, to=True)
-        for address in cc:
-            recipients.add(address, to=False)
-        target = outgoing / source.name
-        text = source.read_text(encoding="utf-8", errors="replace")
-        target.write_text(with_recipients(text, recipients), encoding="utf-8")
-        written.append((target, recipients))
-    return written
+) -> None:
+    """``worktree`` (of ``tree``) on ``branch`` = ``base`` + the patches, enrolled in b4 with
+    the cover letter. It stays, so that b4 can be used there directly."""
+    checkout(tree, worktree, branch, base, runner)
+    runner.run(
+        ["git", "am", "--quiet", "--3way", *[p.resolve() for p in patches]],
+        step=STEP,
+        cwd=worktree,
+        env=base_env(),
+        hint="the series must apply on its base-commit; git needs your identity "
+        "(git config user.name / user.email): b4 sends as you",
+    )
+    b4tool.run(["prep", "--enroll", base], step=STEP, cwd=worktree, runner=runner)
+    with tempfile.TemporaryDirectory(prefix="vmfwupdate-cover-") as scratch:
+        text = Path(scratch) / "cover.txt"
+        text.write_text(cover.text, encoding="utf-8")
+        editor = {"GIT_EDITOR": shlex.join(["cp", str(text)])}
+        b4tool.run(["prep", "--edit-cover"], step=STEP, cwd=worktree, runner=runner, env=editor)
+    if cover.revision is not None:
+        revision = ["prep", "--force-revision", str(cover.revision)]
+        b4tool.run(revision, step=STEP, cwd=worktree, runner=runner)
+    if cover.prefixes:
+        prefixes = ["prep", "--set-prefixes", *cover.prefixes]
+        b4tool.run(prefixes, step=STEP, cwd=worktree, runner=runner)
 
 
-def parse_send_email(output: str) -> list[Message]:
-    """The messages of ``git send-email`` output: its ``Log says:`` blocks."""
-    messages: list[Message] = []
-    current: Message | None = None
-    header: str | None = None
-    for line in output.splitlines():
-        if line.endswith("Log says:"):
-            current = Message()
-            messages.append(current)
-            header = None
-            continue
-        if current is None:
-            continue
-        if line.startswith("Result: "):
-            current.ok = line.strip() in ("Result: OK", "Result: 250")
-            current = None
-            continue
-        if line.startswith("RCPT TO:"):
-            current.rcpt.append(line[len("RCPT TO:") :].strip().strip("<>"))
-            continue
-        if line[:1] in (" ", "\t") and header is not None:
-            value = line.strip()
-        else:
-            name, sep, value = line.partition(":")
-            header = name.lower() if sep else None
-            value = value.strip()
-        if header == "subject":
-            current.subject = f"{current.subject} {value}".strip()
-        elif header in ("to", "cc") and value:
-            target = current.to if header == "to" else current.cc
-            target += [a.strip() for a in value.split(",") if a.strip()]
+def check(worktree: Path, runner: Runner) -> str:
+    """``b4 prep --check``; refuse on any error. Returns b4's report."""
+    report = b4tool.run(["prep", "--check"], step=STEP, cwd=worktree, runner=runner)
+    summary = CHECK_SUMMARY.search(report)
+    if summary is None:
+        raise HarnessError(STEP, "b4 prep --check printed no summary line", details=report[-4000:])
+    if int(summary.group(3)):
+        raise HarnessError(
+            STEP,
+            f"b4 prep --check (checkpatch.pl) reports {summary.group(3)} error(s); "
+            "nothing was sent",
+            details=report[-4000:],
+            hint="fix them in the QEMU tree (commit --amend / rebase -i), `vmfwupdate export`, "
+            "then send again",
+        )
+    return report
+
+
+def read_messages(directory: Path) -> list[Message]:
+    messages = []
+    for path in sorted(directory.glob("*.eml")):
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        to, cc = (tuple(str(a) for a in getattr(msg[h], "addresses", ())) for h in ("To", "Cc"))
+        messages.append(Message(subject=" ".join(str(msg["Subject"]).split()), to=to, cc=cc))
     return messages
 
 
-def identity_env(sender: str | None) -> dict[str, str]:
-    """git send-email asks ``git var GIT_AUTHOR_IDENT`` even with --from, which fails
-    where git has no identity: give it the sender's."""
-    if not sender:
-        return {}
-    name, address = parseaddr(sender)
-    if not address:
-        return {}
-    name = name or address
-    return {
-        "GIT_AUTHOR_NAME": name,
-        "GIT_AUTHOR_EMAIL": address,
-        "GIT_COMMITTER_NAME": name,
-        "GIT_COMMITTER_EMAIL": address,
-    }
-
-
-def send_email(
-    tree: Path,
-    files: Sequence[Path],
-    runner: Runner,
-    *,
-    really: bool,
-    sender: str | None,
-    smtp_server: str | None,
-) -> tuple[list[Message], str]:
-    cmd = ["git", "send-email", "--confirm=never", "--no-format-patch"]
-    if not really:
-        cmd.append("--dry-run")
-    if sender:
-        cmd.append(f"--from={sender}")
-    if smtp_server:
-        cmd.append(f"--smtp-server={smtp_server}")
-    cmd += [str(f) for f in files]
-    runner.echo(cmd, tree)
-    env = base_env(identity_env(sender))
-    try:
-        proc = subprocess.run(
-            cmd,
-            cwd=tree,
-            env=env,
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-    except FileNotFoundError as exc:
-        raise HarnessError(STEP, "git is not installed", hint="run `make setup`") from exc
-    output = proc.stdout + proc.stderr
-    if proc.returncode != 0:
-        missing = "is not a git command" in output or "Mail::Address" in output
-        raise HarnessError(
-            STEP,
-            f"git send-email {'--dry-run ' if not really else ''}failed "
-            f"(exit code {proc.returncode})",
-            details=output[-4000:],
-            hint="install Debian's git-email and libmailtools-perl (`make setup`)"
-            if missing
-            else "see git send-email's message above (sendemail.* configuration of the tree)",
-        )
-    return parse_send_email(output), output
-
-
-def readable(header: str) -> str:
-    """An RFC 2047 encoded header (``=?UTF-8?q?...?=``) as text."""
-    try:
-        return str(make_header(decode_header(header)))
-    except (ValueError, LookupError):
-        return header
-
-
 def render(messages: Sequence[Message], really: bool) -> str:
-    lines = []
+    """Who gets what: the To/Cc every message has, then each message with what it adds."""
+    common_to = [a for a in messages[0].to if all(a in m.to for m in messages)]
+    common_cc = [a for a in messages[0].cc if all(a in m.cc for m in messages)]
+    lines = [
+        "every message:",
+        "  To: " + (", ".join(common_to) or "(nobody)"),
+        "  Cc: " + (", ".join(common_cc) or "(nobody)"),
+    ]
     for message in messages:
-        lines.append(readable(message.subject))
-        lines.append("  To: " + (", ".join(map(readable, message.to)) or "(nobody)"))
-        if message.cc:
-            lines.append("  Cc: " + ", ".join(map(readable, message.cc)))
-    everyone = sorted({a for m in messages for a in m.rcpt})
+        lines.append(message.subject)
+        lines += [f"  +To: {a}" for a in message.to if a not in common_to]
+        lines += [f"  +Cc: {a}" for a in message.cc if a not in common_cc]
+    everyone = {a for m in messages for a in (*m.to, *m.cc)}
     lines.append(
         f"{len(messages)} message(s) to {len(everyone)} address(es) "
-        + ("were sent" if really else "would be sent (dry run: nothing was sent; --send sends)")
+        + ("go to b4 send" if really else "would be sent (dry run: nothing was sent; --send sends)")
     )
     return "\n".join(lines)
+
+
+def has_transport(tree: Path) -> bool:
+    proc = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(tree),
+            "config",
+            "--get-regexp",
+            r"^sendemail\.(smtpserver|sendmailcmd)$",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return bool(proc.stdout.strip())
 
 
 def send(
@@ -355,21 +268,38 @@ def send(
     *,
     outgoing: Path,
     results_file: Path,
+    branch: str,
+    worktree: Path,
+    revision: int | None = None,
     to: Sequence[str] = (),
     cc: Sequence[str] = (),
     really: bool = False,
     build_first: bool = False,
     build_check: bool = True,
-    smtp_server: str | None = None,
     repo: Path | None = None,
+    answer: str | None = None,
 ) -> list[Message]:
-    cover, patches = series_paths(series_dir)
-    runner.say(
-        f"send: {series_dir}: {len(patches)} patch(es)"
-        + (" and a cover letter" if cover else " (no cover letter)")
-        + f", QEMU tree {tree}"
-    )
-    checkpatch(tree, patches, runner)
+    """Post the series (see the module doc); ``answer`` is typed at b4 send's question
+    (default: the user answers on this terminal)."""
+    cover_file, patches = series_paths(series_dir)
+    runner.say(f"send: {series_dir}: {len(patches)} patch(es) and a cover letter, tree {tree}")
+    cover = read_cover(cover_file, revision)
+    base = results.base_of_series(cover_file)
+    if base is None:
+        raise HarnessError(
+            STEP,
+            "the series names no base (no base-commit: line in its cover letter)",
+            path=cover_file,
+            hint="export the series with `vmfwupdate export` (it writes base-commit:)",
+        )
+    if really and not has_transport(tree):
+        raise HarnessError(
+            STEP,
+            "no mail transport configured for the QEMU tree; nothing was sent",
+            path=tree,
+            hint="git config sendemail.smtpServer HOST (or sendemail.sendmailCmd CMD) in the "
+            "tree or globally; without one b4 would use kernel.org's web endpoint",
+        )
     if build_first:
         if repo is None:
             raise HarnessError(STEP, "--build needs the harness checkout")
@@ -383,24 +313,42 @@ def send(
         if code != 0:
             runner.say(f"send: ci/bisect-build failed (log {results_file.parent}/bisect-build.log)")
     if build_check:
-        check_builds(tree, cover, patches, results_file, runner)
+        runner.say(check_builds(base, patches, results_file, tree))
     else:
         runner.say("send: WARNING: --no-build-check: not checked that every patch builds")
-    addressed = prepare(tree, cover, patches, outgoing, runner, to=to, cc=cc)
-    sender = from_header(cover or patches[0])
-    messages, _output = send_email(
-        tree,
-        [path for path, _r in addressed],
-        runner,
-        really=really,
-        sender=sender,
-        smtp_server=smtp_server,
+    extra = (["--to", *to] if to else []) + (["--cc", *cc] if cc else [])
+    prepare_branch(tree, base, patches, cover, branch, worktree, runner)
+    report = check(worktree, runner)
+    summary = CHECK_SUMMARY.findall(report)[-1]
+    runner.say(f"send: b4 prep --check (checkpatch.pl): {summary[0]} ok, {summary[1]} warning(s)")
+    if int(summary[1]):
+        runner.say(report.split("---", 1)[-1].rstrip())
+    b4tool.run(["prep", "--auto-to-cc"], step=STEP, cwd=worktree, runner=runner)
+    outgoing.mkdir(parents=True, exist_ok=True)
+    for old in outgoing.glob("*.eml"):
+        old.unlink()
+    b4tool.run(
+        [*DRY_RUN_CONFIG, "send", "--output-dir", outgoing, "--no-sign", *extra],
+        step=STEP,
+        cwd=worktree,
+        runner=runner,
     )
-    if len(messages) != len(addressed):
-        raise HarnessError(
-            STEP,
-            f"git send-email reported {len(messages)} message(s) for {len(addressed)} files",
-            details=_output[-4000:],
-        )
+    messages = read_messages(outgoing)
     print(render(messages, really))
+    if really:
+        runner.echo([b4tool.executable(STEP), "send", *extra], worktree)
+        code = subprocess.run(
+            [b4tool.executable(STEP), "send", *extra],
+            cwd=worktree,
+            input=answer,
+            text=True,
+            check=False,
+        ).returncode
+        if code != 0:
+            raise HarnessError(
+                STEP,
+                f"b4 send failed (exit code {code})",
+                path=worktree,
+                hint="see b4's messages above (mail transport: git config sendemail.*)",
+            )
     return messages

@@ -1,9 +1,10 @@
-"""``vmfwupdate send`` and ``changelog`` on a real git repository, with real
-``git send-email --dry-run`` and ``git range-diff``.
+"""``vmfwupdate send`` and ``changelog`` on a real git repository, with the real b4: ``b4 prep``,
+``b4 send --output-dir`` (a dry run) and ``b4 diff``.
 
-The QEMU-like tree carries small stand-ins for QEMU's ``scripts/get_maintainer.pl`` and
-``scripts/checkpatch.pl`` that print in the same formats (the real ones need the whole QEMU
-tree); everything else (git, format-patch, patch-id, am, range-diff, send-email) is real.
+The QEMU-like tree carries a ``.b4-config`` with QEMU's keys and small stand-ins for QEMU's
+``scripts/get_maintainer.pl`` and ``scripts/checkpatch.pl`` that read the patch on stdin and
+print in the formats b4 reads (the real ones need the whole QEMU tree); everything else (git,
+format-patch, patch-id, am, b4) is real.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from repo_helpers import git, make_checkout
 
 from harness.cli import make_parser
 from harness.errors import HarnessError
-from harness.posting import changelog, maintainers, results, send
+from harness.posting import changelog, results, send
 from harness.posting import cli as posting_cli
 from harness.runner import Runner
 from harness.workdir import Workdir
@@ -32,83 +33,81 @@ pytestmark = pytest.mark.skipif(
     shutil.which("perl") is None, reason="perl is needed for the tree's scripts"
 )
 
+# QEMU 10.2.2's .b4-config, with the same keys and arguments
+B4_CONFIG = """[b4]
+    send-series-to = devel@lists.example.invalid
+    send-auto-to-cmd = echo
+    send-auto-cc-cmd = scripts/get_maintainer.pl --noroles --norolestats --nogit --nogit-fallback
+    prep-perpatch-check-cmd = scripts/checkpatch.pl -q --terse --no-summary --mailback -
+"""
+
 GET_MAINTAINER = r"""#!/usr/bin/perl
-# prints like QEMU's get_maintainer.pl: one address a line with its roles, from the
-# MAINTAINERS of the tree it runs in (sections: a title line, then M:, R:, S:, F: lines)
+# like QEMU's get_maintainer.pl --noroles --norolestats on a patch on stdin: one address a
+# line, from the MAINTAINERS of the tree it runs in (a title line, then M:, R:, F: lines)
 my (@areas, $area);
 open(my $m, "<", "MAINTAINERS") or die "no MAINTAINERS here";
 while (<$m>) {
     chomp;
     if ($_ eq "") { undef $area; next; }
-    if (!$area) {
-        $area = {title => $_, people => [], files => [], status => ""};
-        push @areas, $area;
-        next;
-    }
-    if (/^([MR]):\s*(.+)$/) { push @{$area->{people}}, [$1, $2]; }
-    elsif (/^S:\s*(.+)$/) { $area->{status} = $1; }
+    if (!$area) { $area = {people => [], files => []}; push @areas, $area; next; }
+    if (/^[MR]:\s*(.+)$/) { push @{$area->{people}}, $1; }
     elsif (/^F:\s*(\S+)$/) { push @{$area->{files}}, $1; }
 }
 my %seen;
-open(my $fh, "<", $ARGV[0]) or die "cannot open $ARGV[0]";
-while (<$fh>) {
+while (<STDIN>) {
     next unless m{^\+\+\+ b/(\S+)};
     my $file = $1;
     for my $a (@areas) {
         next unless grep { index($file, $_) == 0 } @{$a->{files}};
-        for my $p (@{$a->{people}}) {
-            my ($kind, $who) = @$p;
-            my $role = $kind eq "R" ? "reviewer"
-                     : $a->{status} eq "Supported" ? "supporter" : "maintainer";
-            my $line = "$who ($role:$a->{title})";
-            print "$line\n" unless $seen{$line}++;
-        }
+        for my $who (@{$a->{people}}) { print "$who\n" unless $seen{$who}++; }
     }
 }
-print "devel\@lists.example.invalid (open list:All patches CC here)\n";
 """
 
 MAINTAINERS = """Misc devices
 M: Mia Maintainer <mia@example.invalid>
 R: Rob Reviewer <rob@example.invalid>
-S: Maintained
 F: hw/misc/
 
 Documentation
 M: Doc Supporter <doc@example.invalid>
-R: Mia Maintainer <mia@example.invalid>
-S: Supported
 F: docs/
 """
 
 CHECKPATCH = r"""#!/usr/bin/perl
-# reports like QEMU's checkpatch.pl --terse: trailing whitespace is an ERROR,
-# a line over 80 columns a WARNING; exit 1 on either
-my $file = $ARGV[-1];
-my ($errors, $warnings, $n) = (0, 0, 0);
-open(my $fh, "<", $file) or die "cannot open $file";
-while (<$fh>) {
+# reports like QEMU's checkpatch.pl -q --terse --no-summary on a patch on stdin:
+# trailing whitespace is an ERROR, a line over 80 columns a WARNING
+my ($n, $bad) = (0, 0);
+while (<STDIN>) {
     $n++;
     next unless /^\+[^+]/;
     chomp;
-    if (/\s$/) { print "$file:$n: ERROR: trailing whitespace\n"; $errors++; }
-    if (length($_) > 81) { print "$file:$n: WARNING: line over 80 characters\n"; $warnings++; }
+    if (/\s$/) { print "-:$n: ERROR: trailing whitespace\n"; $bad = 1; }
+    if (length($_) > 81) { print "-:$n: WARNING: line over 80 characters\n"; $bad = 1; }
 }
-print "total: $errors errors, $warnings warnings, $n lines checked\n" if $errors || $warnings;
-exit(($errors || $warnings) ? 1 : 0);
+exit $bad;
 """
 
 COVER_TEXT = "hw/misc: the frobnicator and its documentation"
+SOB = "\n\nSigned-off-by: Ada Developer <ada@example.invalid>\n"
 
+# The tree and the b4 worktree send leaves.
+WORKTREES = 2
 # The test series: two patches, so three messages with the cover letter.
 PATCHES = 2
 MESSAGES = PATCHES + 1
 
 
 @pytest.fixture(autouse=True)
-def no_user_git_config(monkeypatch: pytest.MonkeyPatch) -> None:
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No user git configuration, an identity for git and b4, b4's cache per test."""
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", "/dev/null")
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    for kind in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{kind}_NAME", "Sam Sender")
+        monkeypatch.setenv(f"GIT_{kind}_EMAIL", "sam@example.invalid")
 
 
 @pytest.fixture
@@ -122,7 +121,9 @@ def make_tree(path: Path) -> Path:
         script = path / "scripts" / name
         script.parent.mkdir(parents=True, exist_ok=True)
         script.write_text(text, encoding="utf-8")
+        script.chmod(0o755)
     (path / "MAINTAINERS").write_text(MAINTAINERS, encoding="utf-8")
+    (path / ".b4-config").write_text(B4_CONFIG, encoding="utf-8")
     git(path, "add", "-A")
     git(path, "commit", "-q", "-m", "scripts")
     return path
@@ -162,20 +163,18 @@ def export(tree: Path, base: str, tip: str, out: Path, prefix: str) -> Path:
 
 @pytest.fixture
 def series(tmp_path: Path) -> tuple[Path, Path, str, list[str]]:
-    """(tree, series dir, base, commits): two patches on the tree's base, exported."""
+    """(tree, series dir, base, commits): two patches on the tree's base, exported; the
+    second carries a Cc: trailer."""
     tree = make_tree(tmp_path / "qemu")
     base = git(tree, "rev-parse", "HEAD").strip()
-    first = commit(
-        tree,
-        {"hw/misc/a.c": "int a0 = 1;\n"},
-        "hw/misc: frobnicate\n\nSigned-off-by: Ada Developer <ada@example.invalid>\n",
-    )
+    first = commit(tree, {"hw/misc/a.c": "int a0 = 1;\n"}, "hw/misc: frobnicate" + SOB)
     second = commit(
         tree,
         {"docs/frob.rst": "Frobnicator\n===========\n"},
-        "docs: describe the frobnicator\n\nSigned-off-by: Ada Developer <ada@example.invalid>\n",
+        "docs: describe the frobnicator" + SOB + "Cc: Carl Contributor <carl@example.invalid>\n",
     )
     out = export(tree, base, second, tmp_path / "series", "PATCH v2")
+    git(tree, "checkout", "-q", "--detach", base)  # the tree as fetched: the series not in it
     return tree, out, base, [first, second]
 
 
@@ -220,6 +219,8 @@ def run_send(
         runner,
         outgoing=tmp_path / "outgoing",
         results_file=tmp_path / "results.json",
+        branch="b4/test-series",
+        worktree=tmp_path / "b4",
         **kwargs,  # type: ignore[arg-type]
     )
 
@@ -235,7 +236,7 @@ def test_dry_run_addresses_each_patch_and_connects_nowhere(
     for c in commits:
         record(tree, base, c, "ok", tmp_path / "results.json")
     port, connections = smtp_listener
-    # the tree's own sendemail.* configuration applies: an SMTP server that is listening
+    # the tree's own sendemail.* configuration: an SMTP server that is listening
     git(tree, "config", "sendemail.smtpServer", "127.0.0.1")
     git(tree, "config", "sendemail.smtpServerPort", str(port))
     messages = run_send(tree, series_dir, tmp_path, runner, cc=["extra@example.invalid"])
@@ -245,62 +246,69 @@ def test_dry_run_addresses_each_patch_and_connects_nowhere(
         "[PATCH v2 2/2] docs: describe the frobnicator",
     ]
     cover, misc, docs = messages
-    assert misc.to == ["Mia Maintainer <mia@example.invalid>"]
-    # git send-email itself adds the author (From: and Signed-off-by:) to Cc
-    assert "Ada Developer <ada@example.invalid>" in misc.cc
-    assert [a for a in misc.cc if "ada@" not in a] == [
-        "Rob Reviewer <rob@example.invalid>",
-        "devel@lists.example.invalid",
-        "extra@example.invalid",
-    ]
-    # Mia reviews docs (Cc) but maintains hw/misc (To): on the cover letter she is To
-    assert docs.to == ["Doc Supporter <doc@example.invalid>"]
-    assert "Mia Maintainer <mia@example.invalid>" in docs.cc
-    assert cover.to == [
+    # To: send-series-to; Cc: get_maintainer.pl over every patch (b4 addresses the series
+    # as a whole), --cc, the author; the Cc: trailer of patch 2 goes to it and the cover only
+    everyone = {
         "Mia Maintainer <mia@example.invalid>",
-        "Doc Supporter <doc@example.invalid>",
-    ]
-    assert set(cover.cc) >= {
         "Rob Reviewer <rob@example.invalid>",
-        "devel@lists.example.invalid",
+        "Doc Supporter <doc@example.invalid>",
         "extra@example.invalid",
+        "Ada Developer <ada@example.invalid>",
     }
-    assert all(m.ok for m in messages)
+    for message in messages:
+        assert message.to == ("devel@lists.example.invalid",)
+        assert everyone <= set(message.cc)
+    carl = "Carl Contributor <carl@example.invalid>"
+    assert carl in docs.cc
+    assert carl in cover.cc
+    assert carl not in misc.cc
     out = capsys.readouterr().out
-    assert "[PATCH v2 1/2] hw/misc: frobnicate\n  To: Mia Maintainer <mia@example.invalid>\n" in out
+    assert f"[PATCH v2 2/2] docs: describe the frobnicator\n  +Cc: {carl}\n" in out
     assert "would be sent (dry run: nothing was sent; --send sends)" in out
-    assert connections == []  # --dry-run did not connect to the configured server
-    written = (tmp_path / "outgoing" / misc_name(series_dir)).read_text(encoding="utf-8")
-    assert "To: Mia Maintainer <mia@example.invalid>\nCc: Rob Reviewer" in written
+    assert connections == []  # the dry run did not connect to the configured server
+    assert len(list((tmp_path / "outgoing").glob("*.eml"))) == MESSAGES
+    said = runner.out.getvalue()  # type: ignore[attr-defined]
+    assert "b4 prep --check (checkpatch.pl): 2 ok, 0 warning(s)" in said
+    # the b4 branch and its worktree stay (b4 can be used there); the tree is untouched
+    assert git(tmp_path / "b4", "branch", "--show-current").strip() == "b4/test-series"
+    assert git(tree, "worktree", "list", "--porcelain").count("worktree ") == WORKTREES
+    assert git(tree, "rev-parse", "HEAD").strip() == base
+    # a second run reuses the worktree: the same messages, without the first run's --cc
+    again = run_send(tree, series_dir, tmp_path, runner)
+    assert [m.subject for m in again] == [m.subject for m in messages]
+    assert "extra@example.invalid" not in again[1].cc
+    assert git(tree, "worktree", "list", "--porcelain").count("worktree ") == WORKTREES
 
-    # the same with --send does connect (so the check above can fail): the listener
-    # closes the connection, git send-email fails, and send says so
-    with pytest.raises(HarnessError, match="git send-email failed"):
-        run_send(tree, series_dir, tmp_path, runner, really=True)
+    # the same with --send does connect (so the check above can fail): b4 asks, the
+    # answer is Enter, the listener closes the connection, b4 fails, and send says so
+    with pytest.raises(HarnessError, match="b4 send failed"):
+        run_send(tree, series_dir, tmp_path, runner, really=True, build_check=False, answer="\n")
     assert len(connections) == 1
 
 
-def misc_name(series_dir: Path) -> str:
-    return next(p.name for p in series_dir.glob("0001-*.patch"))
-
-
-def test_checkpatch_error_refuses_before_anything_is_prepared(
+def test_send_refuses_without_a_mail_transport(
     series: tuple[Path, Path, str, list[str]], tmp_path: Path, runner: Runner
 ) -> None:
-    tree, series_dir, base, commits = series
-    for c in commits:
-        record(tree, base, c, "ok", tmp_path / "results.json")
-    patch = series_dir / misc_name(series_dir)
+    tree, series_dir, _base, _commits = series
+    with pytest.raises(HarnessError, match="no mail transport configured"):
+        run_send(tree, series_dir, tmp_path, runner, really=True, build_check=False)
+    assert not (tmp_path / "outgoing").exists()
+
+
+def test_checkpatch_error_refuses(
+    series: tuple[Path, Path, str, list[str]], tmp_path: Path, runner: Runner
+) -> None:
+    tree, series_dir, _base, _commits = series
+    patch = next(series_dir.glob("0001-*.patch"))
     patch.write_text(
         patch.read_text(encoding="utf-8").replace("+int a0 = 1;\n", "+int a0 = 1; \n"),
         encoding="utf-8",
     )
     with pytest.raises(HarnessError) as err:
-        run_send(tree, series_dir, tmp_path, runner)
-    assert "checkpatch reports errors in 1 patch(es)" in err.value.problem
-    assert f"{patch.name}:\n  " in (err.value.details or "")
+        run_send(tree, series_dir, tmp_path, runner, build_check=False)
+    assert "reports 1 error(s); nothing was sent" in err.value.problem
     assert "ERROR: trailing whitespace" in (err.value.details or "")
-    assert not (tmp_path / "outgoing").exists()
+    assert not list((tmp_path / "outgoing").glob("*.eml"))
 
 
 def test_builds_must_be_recorded_for_the_patches_as_they_are(
@@ -316,49 +324,45 @@ def test_builds_must_be_recorded_for_the_patches_as_they_are(
         run_send(tree, series_dir, tmp_path, runner)
     assert "1 patch(es) do not build: 0002-docs-describe-the-frobnicator.patch" in str(err.value)
     record(tree, base, commits[1], "ok", results_file)
-    assert len(run_send(tree, series_dir, tmp_path, runner)) == MESSAGES
+    assert send.check_builds(
+        base,
+        sorted(series_dir.glob("000[1-9]-*.patch")),
+        results_file,
+        tree,
+    ).startswith("send: every patch builds")
     # a changed first patch: neither it nor the one on top of it has a result any more
-    patch = series_dir / misc_name(series_dir)
+    patch = next(series_dir.glob("0001-*.patch"))
     patch.write_text(
         patch.read_text(encoding="utf-8").replace("+int a0 = 1;", "+int a0 = 2;"),
         encoding="utf-8",
     )
     with pytest.raises(HarnessError, match="no build result for 2 patch"):
         run_send(tree, series_dir, tmp_path, runner)
-    # --no-build-check goes on, and says so
-    assert len(run_send(tree, series_dir, tmp_path, runner, build_check=False)) == MESSAGES
-    assert "--no-build-check: not checked" in runner.out.getvalue()  # type: ignore[attr-defined]
 
 
 def test_maintainers_entries_the_series_adds_count_for_its_own_files(
     tmp_path: Path, runner: Runner
 ) -> None:
-    """get_maintainer.pl runs in the tree after the whole series: a MAINTAINERS entry added
-    by patch 1 addresses patch 2, which touches only the new files."""
+    """b4 runs get_maintainer.pl in the b4 branch, the tree after the whole series: a
+    MAINTAINERS entry added by patch 1 addresses patch 2 too."""
     tree = make_tree(tmp_path / "qemu")
     base = git(tree, "rev-parse", "HEAD").strip()
-    entry = "\nFrobnicator\nM: Fred Frob <fred@example.invalid>\nS: Maintained\nF: hw/frob/\n"
-    first = commit(
+    entry = "\nFrobnicator\nM: Fred Frob <fred@example.invalid>\nF: hw/frob/\n"
+    commit(
         tree,
         {"hw/frob/frob.c": "int frob;\n", "MAINTAINERS": MAINTAINERS + entry},
-        "hw/frob: add the frobnicator\n\nSigned-off-by: Ada Developer <ada@example.invalid>\n",
+        "hw/frob: add the frobnicator" + SOB,
     )
-    second = commit(
-        tree,
-        {"hw/frob/frob.c": "int frob = 1;\n"},
-        "hw/frob: start at one\n\nSigned-off-by: Ada Developer <ada@example.invalid>\n",
-    )
+    second = commit(tree, {"hw/frob/frob.c": "int frob = 1;\n"}, "hw/frob: start at one" + SOB)
     series_dir = export(tree, base, second, tmp_path / "series", "PATCH v3")
-    git(tree, "checkout", "-q", "--detach", base)  # the tree as fetched: the series not in it
-    for c in (first, second):
-        record(tree, base, c, "ok", tmp_path / "results.json")
-    _cover, add, follow_up = run_send(tree, series_dir, tmp_path, runner)
-    assert add.to == ["Fred Frob <fred@example.invalid>"]
-    assert follow_up.to == ["Fred Frob <fred@example.invalid>"]
-    # the scratch worktree is gone, the tree is untouched
-    assert git(tree, "worktree", "list", "--porcelain").count("worktree ") == 1
-    assert git(tree, "status", "--porcelain") == ""
-    assert git(tree, "rev-parse", "HEAD").strip() == base
+    git(tree, "checkout", "-q", "--detach", base)
+    messages = run_send(tree, series_dir, tmp_path, runner, build_check=False)
+    assert all("Fred Frob <fred@example.invalid>" in m.cc for m in messages)
+    assert [m.subject[:14] for m in messages] == [
+        "[PATCH v3 0/2]",
+        "[PATCH v3 1/2]",
+        "[PATCH v3 2/2]",
+    ]
 
 
 def test_a_series_that_does_not_apply_on_its_base_is_refused(
@@ -369,17 +373,12 @@ def test_a_series_that_does_not_apply_on_its_base_is_refused(
     cover = series_dir / "0000-cover-letter.patch"
     text = cover.read_text(encoding="utf-8")
     cover.write_text(text.replace(f"base-commit: {base}", f"base-commit: {other}"), "utf-8")
-    with pytest.raises(HarnessError, match="does not apply on the series' base") as error:
-        send.send(
-            tree,
-            series_dir,
-            runner,
-            outgoing=tmp_path / "outgoing",
-            results_file=tmp_path / "results.json",
-            build_check=False,
-        )
-    assert misc_name(series_dir) in str(error.value)
-    assert git(tree, "worktree", "list", "--porcelain").count("worktree ") == 1
+    with pytest.raises(HarnessError, match="git am --quiet --3way") as error:
+        run_send(tree, series_dir, tmp_path, runner, build_check=False)
+    assert "the series must apply on its base-commit" in (error.value.hint or "")
+    # the next run starts again from a clean worktree
+    cover.write_text(text, "utf-8")
+    assert len(run_send(tree, series_dir, tmp_path, runner, build_check=False)) == MESSAGES
 
 
 def test_placeholder_cover_letter_is_refused(
@@ -395,65 +394,37 @@ def test_placeholder_cover_letter_is_refused(
         run_send(tree, series_dir, tmp_path, runner, build_check=False)
 
 
-def test_get_maintainer_output_is_split_into_to_and_cc() -> None:
-    output = """Paolo Bonzini <pbonzini@redhat.com> (maintainer:Kconfig)
-"Michael S. Tsirkin" <mst@redhat.com> (supporter:PC)
-Gerd Hoffmann <kraxel@redhat.com> (reviewer:Firmware configur...)
-Some One <one@example.invalid> (odd fixer:Thing,reviewer:Other)
-Paolo Bonzini <PBONZINI@redhat.com> (reviewer:Other area)
-qemu-devel@nongnu.org (open list:All patches CC here)
-plain@example.invalid
-"""
-    r = maintainers.parse(output)
-    assert r.to == [
-        "Paolo Bonzini <pbonzini@redhat.com>",
-        '"Michael S. Tsirkin" <mst@redhat.com>',
-        "Some One <one@example.invalid>",
-    ]
-    assert r.cc == [
-        "Gerd Hoffmann <kraxel@redhat.com>",
-        "qemu-devel@nongnu.org",
-        "plain@example.invalid",
-    ]
-    orphan = maintainers.parse(
-        "Ann Author <ann@example.invalid> (commit_signer:1/1=100%)\n"
-        "qemu-devel@nongnu.org (open list:All patches CC here)\n"
+def test_cover_letter_gives_b4_its_text_revision_and_prefixes(tmp_path: Path) -> None:
+    cover = tmp_path / "0000-cover-letter.patch"
+    cover.write_text(
+        "From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\n"
+        "From: Ada Developer <ada@example.invalid>\n"
+        "Subject: [RFC PATCH v4 0/2] hw/misc: a subject long enough to be\n"
+        " folded\n\nThe blurb.\n\nAda Developer (2):\n  one\n  two\n\n"
+        " hw/misc/a.c | 1 +\n 1 file changed, 1 insertion(+)\n\nbase-commit: " + "a" * 40 + "\n",
+        encoding="utf-8",
     )
-    assert orphan.to == ["qemu-devel@nongnu.org"]  # no maintainer: To: the list
-    assert orphan.cc == ["Ann Author <ann@example.invalid>"]
-    later = maintainers.parse("Gerd Hoffmann <kraxel@redhat.com> (maintainer:X)\n")
-    union = maintainers.union([r, later])
-    assert "Gerd Hoffmann <kraxel@redhat.com>" in union.to
-    assert "Gerd Hoffmann <kraxel@redhat.com>" not in union.cc
+    parsed = send.read_cover(cover, revision=9)
+    assert parsed.text == "hw/misc: a subject long enough to be folded\n\nThe blurb.\n"
+    assert (parsed.revision, parsed.prefixes) == (4, ("RFC",))
+    unversioned = cover.read_text(encoding="utf-8").replace("RFC PATCH v4", "PATCH")
+    cover.write_text(unversioned, encoding="utf-8")
+    series_name_version = 6  # what --series v6 says when the subjects name no version
+    assert send.read_cover(cover, series_name_version).revision == series_name_version
 
 
-def test_send_command_line_uses_the_series_directory(
-    series: tuple[Path, Path, str, list[str]],
-    tmp_path: Path,
-    runner: Runner,
-    capsys: pytest.CaptureFixture[str],
+def test_send_command_line_checks_the_series_version(
+    series: tuple[Path, Path, str, list[str]], tmp_path: Path, runner: Runner
 ) -> None:
     tree, series_dir, _base, _commits = series
     repo = tmp_path / "harness"
-    v7_dir = repo / "patches" / "v7"
-    shutil.copytree(series_dir, v7_dir)
-    git(tree, "config", "sendemail.smtpServer", "smtp.invalid")
+    shutil.copytree(series_dir, repo / "patches" / "v7")
     # the subjects say v2: --series v7 is refused rather than mailing v2 as v7
     args = make_parser().parse_args(
         ["send", "--qemu-src", str(tree), "--series", "v7", "--no-build-check"]
     )
     with pytest.raises(HarnessError, match=r"--series v7, but the patches in .* are \[PATCH v2"):
         posting_cli.dispatch(args, Workdir(repo, "v7"), runner)
-    # --patches names the directory, taken as it is
-    args = make_parser().parse_args(
-        ["send", "--qemu-src", str(tree), "--patches", str(v7_dir), "--no-build-check"]
-    )
-    assert posting_cli.dispatch(args, Workdir(repo, "v7"), runner) == 0
-    assert f"{MESSAGES} message(s) to" in capsys.readouterr().out
-    assert (repo / ".work" / "outgoing" / "v7" / "0000-cover-letter.patch").is_file()
-    # patches/<series>/ is the series directory
-    assert posting_cli.default_series_dir(Workdir(repo), "v6") == repo / "patches" / "v6"
-    assert posting_cli.default_series_dir(Workdir(repo, "v7"), None) == v7_dir
 
 
 # --- changelog --------------------------------------------------------------------------
@@ -464,19 +435,16 @@ def two_versions(tmp_path: Path) -> tuple[Path, Path, Path]:
     adds a new patch."""
     tree = make_tree(tmp_path / "qemu")
     base = git(tree, "rev-parse", "HEAD").strip()
-    sob = "\n\nSigned-off-by: Ada Developer <ada@example.invalid>\n"
-    commit(tree, {"hw/misc/a.c": "int a0 = 1;\n"}, "hw/misc: frobnicate" + sob)
-    commit(tree, {"docs/frob.rst": "Frob\n"}, "docs: describe the frobnicator" + sob)
-    commit(tree, {"hw/misc/b.c": "int b0 = 0;\n"}, "hw/misc: count frobs" + sob)
+    commit(tree, {"hw/misc/a.c": "int a0 = 1;\n"}, "hw/misc: frobnicate" + SOB)
+    commit(tree, {"docs/frob.rst": "Frob\n"}, "docs: describe the frobnicator" + SOB)
+    commit(tree, {"hw/misc/b.c": "int b0 = 0;\n"}, "hw/misc: count frobs" + SOB)
     v1 = export(tree, base, "HEAD", tmp_path / "v1", "PATCH v1")
     git(tree, "checkout", "-q", "-b", "v2", base)
     commit(
-        tree,
-        {"hw/misc/a.c": "int a0 = 2;\n"},
-        "hw/misc: frobnicate\n\nNow with two frobs." + sob,
+        tree, {"hw/misc/a.c": "int a0 = 2;\n"}, "hw/misc: frobnicate\n\nNow with two frobs." + SOB
     )
-    commit(tree, {"hw/misc/b.c": "int b0 = 0;\n"}, "hw/misc: count frobs" + sob)
-    commit(tree, {"hw/misc/c.c": "int c0;\n"}, "hw/misc: unfrobnicate" + sob)
+    commit(tree, {"hw/misc/b.c": "int b0 = 0;\n"}, "hw/misc: count frobs" + SOB)
+    commit(tree, {"hw/misc/c.c": "int c0;\n"}, "hw/misc: unfrobnicate" + SOB)
     v2 = export(tree, base, "HEAD", tmp_path / "v2", "PATCH v2")
     git(tree, "checkout", "-q", "master")
     return tree, v1, v2
@@ -486,7 +454,7 @@ def test_changelog_of_two_series_directories(tmp_path: Path, runner: Runner) -> 
     tree, v1, v2 = two_versions(tmp_path)
     head = git(tree, "rev-parse", "HEAD")
     text, raw = changelog.changelog(
-        tree, str(v1), str(v2), runner, repo=tmp_path, default_dir=tmp_path / "patches"
+        tree, changelog.load_version("v1", v1), changelog.load_version("v2", v2), runner
     )
     assert "hw/misc: frobnicate" in raw
     assert text.splitlines() == [
@@ -498,27 +466,22 @@ def test_changelog_of_two_series_directories(tmp_path: Path, runner: Runner) -> 
     ]
     assert git(tree, "rev-parse", "HEAD") == head  # the tree was not touched
     assert git(tree, "status", "--porcelain") == ""
+    assert git(tree, "worktree", "list", "--porcelain").count("worktree ") == 1
 
 
-def test_changelog_of_two_revisions_of_the_harness_repo(tmp_path: Path, runner: Runner) -> None:
+def test_changelog_command_takes_series_names(tmp_path: Path, runner: Runner) -> None:
     tree, v1, v2 = two_versions(tmp_path)
     repo = tmp_path / "harness"
-    (repo / "patches").mkdir(parents=True)
-    git(repo, "init", "-q", "-b", "main")
-    for version in (v1, v2):
-        for old in (repo / "patches").glob("*"):
-            old.unlink()
-        for f in version.glob("*.patch"):
-            shutil.copy(f, repo / "patches" / f.name)
-        git(repo, "add", "-A")
-        git(repo, "commit", "-q", "-m", f"series {version.name}")
-    text, _raw = changelog.changelog(
-        tree, "main~1", "main", runner, repo=repo, default_dir=repo / "patches", version=5
-    )
-    assert text.splitlines()[0] == "Changes in v5:"
-    assert "- new: 3/3 hw/misc: unfrobnicate" in text
-    with pytest.raises(HarnessError, match="neither a series directory nor a revision"):
-        changelog.changelog(tree, "nope", "main", runner, repo=repo, default_dir=repo / "patches")
+    shutil.copytree(v1, repo / "patches" / "v6")
+    shutil.copytree(v2, repo / "patches" / "v7")
+    workdir = Workdir(repo, "v7")
+    args = make_parser().parse_args(["changelog", "--qemu-src", str(tree), "--version", "5"])
+    old, new = (posting_cli.version_of(s, workdir) for s in ("v6", "v7"))
+    assert (old.files[0].parent, new.files[0].parent) == (repo / "patches/v6", repo / "patches/v7")
+    assert posting_cli.dispatch(args, workdir, runner) == 0
+    args = make_parser().parse_args(["changelog", "--qemu-src", str(tree), "v6"])
+    with pytest.raises(HarnessError, match="give both OLD and NEW"):
+        posting_cli.dispatch(args, workdir, runner)
 
 
 def test_patch_ids_of_files_and_commits_give_the_same_keys(
@@ -532,46 +495,33 @@ def test_patch_ids_of_files_and_commits_give_the_same_keys(
     assert len(set(keys)) == PATCHES
 
 
-def test_build_option_runs_bisect_build_and_uses_what_it_records(
+def test_build_option_runs_bisect_build_and_reads_its_series_results(
     series: tuple[Path, Path, str, list[str]], tmp_path: Path, runner: Runner
 ) -> None:
-    """--build runs the checkout's ci/bisect-build (with QEMU_SRC = the tree) and then
-    checks the results it recorded; here a bisect-build that records without compiling."""
-    tree, series_dir, base, _commits = series
-    repo = tmp_path / "harness"
-    script = repo / "ci" / "bisect-build"
-    script.parent.mkdir(parents=True)
-    results_file = tmp_path / "results.json"
-    script.write_text(
-        "set -e\n"
-        f'for c in $(git -C "$QEMU_SRC" rev-list --reverse {base}..HEAD); do\n'
-        f"  PYTHONPATH={REPO} {sys.executable} -m harness.posting.results record "
-        f'--tree "$QEMU_SRC" --base {base} --commit "$c" --results {results_file} ok\n'
-        "done\n",
-        encoding="utf-8",
-    )
-    git(tree, "config", "sendemail.smtpServer", "smtp.invalid")
-    messages = run_send(tree, series_dir, tmp_path, runner, build_first=True, repo=repo)
-    assert len(messages) == MESSAGES
-    assert "every patch builds" in runner.out.getvalue()  # type: ignore[attr-defined]
-    assert len(results.Results(results_file).builds) == PATCHES
-
-
-def test_send_reads_the_build_results_of_its_own_series(
-    series: tuple[Path, Path, str, list[str]], tmp_path: Path, runner: Runner
-) -> None:
-    """Each series keeps its bisect results in its own .work/<series>/logs/ (two CI jobs
-    publish them as artifacts side by side): send for v6 finds v6's, send for v7 does not."""
+    """--build runs the checkout's ci/bisect-build (with QEMU_SRC = the tree), which records
+    into the series' own .work/<series>/logs/ (here one that records without compiling);
+    send for v7 does not see v6's results."""
     tree, series_dir, base, commits = series
     repo = tmp_path / "harness"
     v6 = Workdir(repo, "v6")
-    for c in commits:
-        record(tree, base, c, "ok", v6.build_results)
-    assert v6.build_results != Workdir(repo, "v7").build_results
-    git(tree, "config", "sendemail.smtpServer", "smtp.invalid")
-    args = make_parser().parse_args(["send", "--qemu-src", str(tree), "--patches", str(series_dir)])
+    script = repo / "ci" / "bisect-build"
+    script.parent.mkdir(parents=True)
+    script.write_text(
+        "set -e\n"
+        f"for c in {' '.join(commits)}; do\n"
+        f"  PYTHONPATH={REPO} {sys.executable} -m harness.posting.results record "
+        f'--tree "$QEMU_SRC" --base {base} --commit "$c" --results {v6.build_results} ok\n'
+        "done\n",
+        encoding="utf-8",
+    )
+    args = make_parser().parse_args(
+        ["send", "--qemu-src", str(tree), "--patches", str(series_dir), "--build"]
+    )
     assert posting_cli.dispatch(args, v6, runner) == 0
     said = runner.out.getvalue()  # type: ignore[attr-defined]
     assert f"results of ci/bisect-build in {v6.build_results}" in said
+    assert len(results.Results(v6.build_results).builds) == PATCHES
+    assert (repo / ".work" / "outgoing" / "series").is_dir()
+    args = make_parser().parse_args(["send", "--qemu-src", str(tree), "--patches", str(series_dir)])
     with pytest.raises(HarnessError, match=r"no build result for 2 patch\(es\)"):
         posting_cli.dispatch(args, Workdir(repo, "v7"), runner)
