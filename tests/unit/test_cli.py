@@ -9,9 +9,21 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main, make_parser
+from harness import workdir
 from harness.errors import os_error
 
 ARGPARSE_USAGE_ERROR = 2
+
+
+@pytest.fixture(autouse=True)
+def own_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The commands run on a checkout of their own: the real one's .work may be locked by a
+    build or test run going on beside the unit tests, and would make them wait."""
+    repo = tmp_path / "checkout"
+    for series in workdir.SERIES:
+        (repo / workdir.SERIES_DIR / series).mkdir(parents=True)
+    monkeypatch.setattr(workdir, "find_repo_root", lambda: repo)
+    return repo
 
 
 def test_bad_source_exits_non_zero_with_what_to_do(

@@ -42,6 +42,8 @@ QEMU_TREE_PATHS = {
     "docs/devel/testing/fuzzing.rst",
     "tests/functional/qemu_test",
     "tests/functional/x86_64/",
+    "tests/qtest/",
+    "tests/qtest/*.c",
     "python/qemu",
     "pc-bios/meson.build",
     "pc-bios/optionrom",
