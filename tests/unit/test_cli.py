@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main, make_parser
 from harness import workdir
+from harness.cli import main, make_parser
 from harness.errors import os_error
 
 ARGPARSE_USAGE_ERROR = 2
