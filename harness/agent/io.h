@@ -28,6 +28,22 @@ static inline uint8_t inb(uint16_t port)
 	return val;
 }
 
+static inline uint16_t inw(uint16_t port)
+{
+	uint16_t val;
+
+	__asm__ volatile("inw %1, %0" : "=a"(val) : "Nd"(port));
+	return val;
+}
+
+static inline uint32_t inl(uint16_t port)
+{
+	uint32_t val;
+
+	__asm__ volatile("inl %1, %0" : "=a"(val) : "Nd"(port));
+	return val;
+}
+
 static inline uint32_t bswap32(uint32_t v)
 {
 	return __builtin_bswap32(v);

@@ -478,11 +478,72 @@ static void cmd_crc(int argc, char **argv)
 	serial_putc('\n');
 }
 
+/* `in`/`out`: the port (0..AGENT_PORT_MAX) and the access size in bytes from the width word. */
+static int parse_port(char **argv, uint16_t *port, uint32_t *size)
+{
+	uint32_t v;
+
+	if (parse_u32(argv[1], &v) || v > AGENT_PORT_MAX) {
+		reply_err("bad-argument", argv[1]);
+		return -1;
+	}
+	*port = (uint16_t)v;
+	if (!strcmp(argv[2], AGENT_PORT_WIDTH_1))
+		*size = 1;
+	else if (!strcmp(argv[2], AGENT_PORT_WIDTH_2))
+		*size = 2;
+	else if (!strcmp(argv[2], AGENT_PORT_WIDTH_4))
+		*size = 4;
+	else {
+		reply_err("bad-argument", argv[2]);
+		return -1;
+	}
+	return 0;
+}
+
+static void cmd_in(int argc, char **argv)
+{
+	uint16_t port;
+	uint32_t size, v;
+
+	if (need_args(argc, 3, AGENT_USAGE_IN) || parse_port(argv, &port, &size))
+		return;
+	if (size == 1)
+		v = inb(port);
+	else if (size == 2)
+		v = inw(port);
+	else
+		v = inl(port);
+	serial_puts("OK 0x");
+	put_hex(v, (int)(2 * size));
+	serial_putc('\n');
+}
+
+static void cmd_out(int argc, char **argv)
+{
+	uint16_t port;
+	uint32_t size, v;
+
+	if (need_args(argc, 4, AGENT_USAGE_OUT) || parse_port(argv, &port, &size))
+		return;
+	if (parse_u32(argv[3], &v) || (size < 4 && v >> (8 * size))) {
+		reply_err("bad-argument", argv[3]);
+		return;
+	}
+	if (size == 1)
+		outb(port, (uint8_t)v);
+	else if (size == 2)
+		outw(port, (uint16_t)v);
+	else
+		outl(port, v);
+	reply_ok();
+}
+
 static void cmd_reset(int argc, char **argv)
 {
 	void (*method)(void);
 
-	if (need_args(argc, 2, AGENT_RESET_USAGE))
+	if (need_args(argc, 2, AGENT_USAGE_RESET))
 		return;
 	if (!strcmp(argv[1], AGENT_RESET_CF9))
 		method = reset_cf9;

@@ -21,6 +21,8 @@ from harness.guest.protocol import (
     GUEST_RESET_METHODS,
     HELP_LINE,
     MAX_WRITE_BYTES,
+    PORT_MAX,
+    PORT_WIDTHS,
     READY,
 )
 
@@ -101,6 +103,21 @@ def parse_load_status(text: str) -> tuple[int, int]:
     if m is None:
         raise ProtocolViolation(f"load: expected 'OK <size> crc32=0x<hex>', got 'OK {text}'")
     return int(m[1]), int(m[2], 16)
+
+
+def port_arg(port: int) -> str:
+    """An I/O port as `in`/`out` take it."""
+    if not 0 <= port <= PORT_MAX:
+        raise ValueError(f"I/O port {port:#x} is not 0..{PORT_MAX:#x}")
+    return f"{port:#x}"
+
+
+def width_word(size: int) -> str:
+    """The width word of an access of `size` bytes."""
+    try:
+        return PORT_WIDTHS[size]
+    except KeyError:
+        raise ValueError(f"port access size {size}: one of {sorted(PORT_WIDTHS)}") from None
 
 
 def chunks(data: bytes, size: int) -> list[tuple[int, bytes]]:
@@ -226,6 +243,18 @@ class AgentClient:
 
     def crc(self, addr: int, length: int, timeout: float | None = None) -> int:
         return parse_hex_status(self.check(f"crc {addr:#x} {length:#x}", timeout).text, "crc")
+
+    def port_in(self, port: int, size: int) -> int:
+        """Read `size` bytes (1, 2 or 4) from I/O port `port` (`in`)."""
+        reply = self.check(f"in {port_arg(port)} {width_word(size)}")
+        return parse_hex_status(reply.text, "in")
+
+    def port_out(self, port: int, size: int, value: int) -> None:
+        """Write `value`, `size` bytes (1, 2 or 4), to I/O port `port` (`out`)."""
+        word = width_word(size)
+        if not 0 <= value < 1 << (8 * size):
+            raise ValueError(f"out: {value:#x} does not fit {size} bytes")
+        self.check(f"out {port_arg(port)} {word} {value:#x}")
 
     def reset(self, method: str, timeout: float | None = None) -> Banner:
         """Reset the machine from inside the guest and return the next boot's banner."""

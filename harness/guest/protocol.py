@@ -32,6 +32,10 @@ HOST_RESET_METHOD = "qmp"
 # refused the transfer: a read-only file, a write past the end, a source that is not memory).
 DMA_ERROR = "dma-error"
 RESET_METHODS = (*GUEST_RESET_METHODS, HOST_RESET_METHOD)
+# Port I/O (`in`, `out`): the highest port (x86 ports are 16-bit) and the width word of each
+# access size in bytes (inb/inw/inl, outb/outw/outl).
+PORT_MAX = 0xFFFF
+PORT_WIDTHS: dict[int, str] = {1: "b", 2: "w", 4: "l"}
 # The agent's commands and their usage, as `help` lists them (one `command` line each).
 COMMANDS: dict[str, str] = {
     "help": "help",
@@ -47,6 +51,8 @@ COMMANDS: dict[str, str] = {
     "mwrite": "mwrite <addr> <hex bytes>",
     "mfill": "mfill <addr> <len> <byte>",
     "crc": "crc <addr> <len>",
+    "in": f"in <port> {'|'.join(PORT_WIDTHS.values())}",
+    "out": f"out <port> {'|'.join(PORT_WIDTHS.values())} <value>",
     "reset": f"reset {'|'.join(GUEST_RESET_METHODS)}",
     "exit": "exit <code>",
 }
@@ -85,8 +91,11 @@ def c_header() -> str:
         "AGENT_DATA_PER_LINE": f"{DATA_PER_LINE}u",
         "AGENT_BANNER_MAGIC": f'"{BANNER_MAGIC}"',
         "AGENT_READY": f'"{READY}"',
-        "AGENT_RESET_USAGE": f'"reset {"|".join(GUEST_RESET_METHODS)}"',
         **{f"AGENT_RESET_{m.upper()}": f'"{m}"' for m in GUEST_RESET_METHODS},
+        "AGENT_PORT_MAX": f"{PORT_MAX:#x}u",
+        **{f"AGENT_PORT_WIDTH_{size}": f'"{word}"' for size, word in PORT_WIDTHS.items()},
+        # Each command's usage line, for its own `ERR bad-argument usage: ...` reply.
+        **{f"AGENT_USAGE_{name.upper()}": f'"{usage}"' for name, usage in COMMANDS.items()},
     }
     body = "".join(f"#define {name} {value}\n" for name, value in defines.items())
     # An X-macro: the command table (main.c) and `help` come from COMMANDS.

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
+from agent_helpers import client
 
 from harness.fw_cfg import FwCfgEntry
 from harness.guest import agent_client as a
@@ -15,36 +14,6 @@ ROM_SIZE = 0x40000
 CRC = 0x0BADF00D
 
 BANNER = "VMFWAGENT v1 identity=stage-1.x rom-base=0xfffc0000 rom-size=0x00040000 crc32=0x1234abcd"
-
-
-class ScriptedConsole:
-    """Replays a fixed list of lines and records what was sent (a test double of I/O only)."""
-
-    def __init__(self, lines: list[str]) -> None:
-        self.lines = list(lines)
-        self.sent: list[str] = []
-
-    def readline(self, timeout: float, what: str = "a line") -> str:
-        if not self.lines:
-            raise TimeoutError(what)
-        return self.lines.pop(0)
-
-    def wait_line(self, regex: str, timeout: float, what: str | None = None) -> re.Match[str]:
-        while True:
-            m = re.fullmatch(regex, self.readline(timeout))
-            if m:
-                return m
-
-    def send_line(self, text: str) -> None:
-        self.sent.append(text)
-
-    def send_raw(self, data: bytes) -> None:
-        self.sent.append(data.decode("latin-1"))
-
-
-def client(lines: list[str]) -> tuple[a.AgentClient, ScriptedConsole]:
-    con = ScriptedConsole(lines)
-    return a.AgentClient(con), con
 
 
 def test_parse_banner() -> None:
@@ -117,6 +86,44 @@ def test_write_commands_format() -> None:
     ]
     with pytest.raises(ValueError):
         c.write("x", b"\x00" * (MAX_WRITE_BYTES + 1))
+
+
+I440FX_ID = 0x12378086
+
+
+def test_port_io_commands_format() -> None:
+    c, con = client([f"OK {I440FX_ID:#010x}", "OK 0x00", "OK", "OK", "ERR bad-argument q"])
+    assert c.port_in(0xCFC, 4) == I440FX_ID
+    assert c.port_in(0x80, 1) == 0
+    c.port_out(0xCF8, 4, 0x80002810)
+    c.port_out(0xCFC, 2, 0x0002)
+    assert con.sent == [
+        "in 0xcfc l",
+        "in 0x80 b",
+        "out 0xcf8 l 0x80002810",
+        "out 0xcfc w 0x2",
+    ]
+    with pytest.raises(a.AgentError) as ei:
+        c.port_in(0x80, 1)
+    assert ei.value.reason == "bad-argument"
+
+
+@pytest.mark.parametrize(("port", "size"), [(0x10000, 1), (-1, 1), (0x80, 3), (0x80, 8)])
+def test_port_io_refuses_bad_port_or_size(port: int, size: int) -> None:
+    c, con = client([])
+    with pytest.raises(ValueError):
+        c.port_in(port, size)
+    with pytest.raises(ValueError):
+        c.port_out(port, size, 0)
+    assert con.sent == []
+
+
+@pytest.mark.parametrize(("size", "value"), [(1, 0x100), (2, 0x10000), (4, 1 << 32), (1, -1)])
+def test_port_out_refuses_a_value_wider_than_the_access(size: int, value: int) -> None:
+    c, con = client([])
+    with pytest.raises(ValueError):
+        c.port_out(0x80, size, value)
+    assert con.sent == []
 
 
 def test_mwrite_splits_long_data() -> None:

@@ -20,6 +20,11 @@ def test_generated_header_carries_the_python_values() -> None:
     assert defines["AGENT_BANNER_MAGIC"] == protocol.BANNER_MAGIC
     for method in protocol.GUEST_RESET_METHODS:
         assert defines[f"AGENT_RESET_{method.upper()}"] == method
+    assert defines["AGENT_PORT_MAX"] == protocol.PORT_MAX
+    for size, word in protocol.PORT_WIDTHS.items():
+        assert defines[f"AGENT_PORT_WIDTH_{size}"] == word
+    for name, usage in protocol.COMMANDS.items():
+        assert defines[f"AGENT_USAGE_{name.upper()}"] == usage
 
 
 def test_agent_sources_define_no_limit_of_their_own() -> None:

@@ -1,11 +1,20 @@
 """The v7 structure as the guest reads it: one 64-byte file, its fields before any write,
 capabilities as configured, and each status code a write can leave, with the other fields
-unchanged after a rejection."""
+unchanged after a rejection (BAD_RANGE also for device memory: virtio-mem, a PCI BAR)."""
 
 from __future__ import annotations
 
 import pytest
 from checks import assert_alive, reset
+from device_memory import (
+    VGA_MEMORY,
+    VGA_MEMORY_ADDR,
+    boot_with_vga,
+    boot_with_virtio_mem,
+    map_vga_memory,
+    vga_memory_mapping,
+    virtio_mem_addr,
+)
 from vms import STAGE1, Booter
 
 from harness.guest.protocol import HOST_RESET_METHOD, LOAD_ADDR
@@ -102,6 +111,31 @@ def test_range_over_loader_blob_is_bad_range(boot: Booter) -> None:
     dev = v7_device(b)
     assert dev.set(ROM, LOADER_ADDR, HALF).status == Status.BAD_RANGE
     assert dev.set(ROM, LOADER_ADDR - HALF, HALF).status == Status.OK
+
+
+@pytest.mark.core
+def test_range_in_virtio_mem_is_bad_range(boot: Booter) -> None:
+    b = boot_with_virtio_mem(boot, size=REGION)
+    dev = v7_device(b)
+    start = dev.read()
+    addr = virtio_mem_addr(b.vm)
+    refused = dev.set(ROM, addr, HALF)
+    assert refused.status == Status.BAD_RANGE, f"virtio-mem at {addr:#x}: {refused}"
+    assert refused == Fields(**{**start.__dict__, "status": Status.BAD_RANGE})
+    assert dev.set(ROM, LOAD_ADDR, HALF).status == Status.OK
+
+
+@pytest.mark.core
+def test_range_in_pci_bar_is_bad_range(boot: Booter) -> None:
+    b = boot_with_vga(boot, size=REGION)
+    dev = v7_device(b)
+    start = dev.read()
+    map_vga_memory(b)
+    assert vga_memory_mapping(b.vm) == (VGA_MEMORY_ADDR, VGA_MEMORY)
+    refused = dev.set(ROM, VGA_MEMORY_ADDR, HALF)
+    assert refused.status == Status.BAD_RANGE, f"VGA memory at {VGA_MEMORY_ADDR:#x}: {refused}"
+    assert refused == Fields(**{**start.__dict__, "status": Status.BAD_RANGE})
+    assert dev.set(ROM, LOAD_ADDR, HALF).status == Status.OK
 
 
 @pytest.mark.core

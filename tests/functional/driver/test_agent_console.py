@@ -6,10 +6,12 @@ import pytest
 from vms import STAGE1, Booter
 
 from harness.guest.agent_client import Reply
+from harness.guest.pci import CONFIG_ADDRESS, CONFIG_DATA, VENDOR_ID, PciAddress, PciConfig
 from harness.guest.protocol import COMMANDS, MAX_LINE
 from harness.interface.v6 import BIOS_ADDR, FILE_PREFIX
 from harness.machine.console import ConsoleTimeout
 
+HOST_BRIDGE = PciAddress(0, 0)
 CASES = [
     ("bogus", "unknown-command"),
     ("readq", "bad-argument"),
@@ -17,6 +19,11 @@ CASES = [
     ("mread 0x100000 zz", "bad-argument"),
     (f"writeq {BIOS_ADDR}", "bad-argument"),
     ("reset sideways", "bad-argument"),
+    ("in 0x80", "bad-argument"),
+    ("in 0x10000 b", "bad-argument"),
+    ("in 0x80 q", "bad-argument"),
+    ("out 0x80 b 0x100", "bad-argument"),
+    ("out 0x80 w", "bad-argument"),
     ("x" * (MAX_LINE + 700), "line-too-long"),
 ]
 
@@ -57,3 +64,22 @@ def test_help_lists_every_command(boot: Booter) -> None:
     assert usages == list(COMMANDS.values())
     assert "read <name>" in usages
     assert "help" in usages
+
+
+@pytest.mark.core
+def test_port_io_reads_pci_config(boot: Booter) -> None:
+    """`out`/`in` through PCI configuration mechanism #1: the host bridge's IDs as QEMU has them."""
+    b = boot()
+    ids = PciConfig(b.agent, HOST_BRIDGE).read(VENDOR_ID)
+    bridge = next(
+        d
+        for bus in b.vm.qmp.cmd("query-pci")
+        for d in bus["devices"]
+        if (d["bus"], d["slot"]) == (0, 0)
+    )
+    assert ids == bridge["id"]["device"] << 16 | bridge["id"]["vendor"], f"read {ids:#010x}"
+    # Byte and word widths: the same IDs, a part at a time.
+    b.agent.port_out(CONFIG_ADDRESS, 4, HOST_BRIDGE.config_address(VENDOR_ID))
+    assert b.agent.port_in(CONFIG_DATA, 2) == bridge["id"]["vendor"]
+    assert b.agent.port_in(CONFIG_DATA + 2, 2) == bridge["id"]["device"]
+    assert b.agent.port_in(CONFIG_DATA, 1) == bridge["id"]["vendor"] & 0xFF
