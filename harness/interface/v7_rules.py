@@ -59,6 +59,9 @@ class V7Model:
     rom_resize: bool = True
     rewritten: tuple[tuple[int, int], ...] = ()
     fields: Fields = field(default_factory=Fields)
+    # The firmware running is a one-boot trial the guest has not committed: if it arms
+    # another trial that then fails to apply, the restore that was due still happens.
+    trial: bool = False
 
     def __post_init__(self) -> None:
         self.fields = replace(
@@ -134,6 +137,8 @@ class V7Model:
                 opaque_addr=w.opaque_addr,
                 opaque_size=w.opaque_size,
             )
+            if not w.control & CTL_HOST_FW:
+                self.trial = False  # a commit
         else:
             self.fields = replace(self.fields, status=status)
         return status
@@ -152,11 +157,13 @@ class V7Model:
                 outcome = ResetOutcome.APPLIED
                 due_after = bool(control & CTL_HOST_FW)
             else:
-                outcome = ResetOutcome.APPLY_FAIL
                 status = Status.APPLY_FAIL
+                outcome = ResetOutcome.HOST_FW_RESTORED if self.trial else ResetOutcome.APPLY_FAIL
         elif control & CTL_HOST_FW:
             outcome = ResetOutcome.HOST_FW_RESTORED
+        if outcome is ResetOutcome.HOST_FW_RESTORED:
             lock = 0
+        self.trial = due_after
         self.fields = replace(
             self.fields,
             status=status,

@@ -247,6 +247,25 @@ def test_apply_fail_when_ram_is_gone_makes_no_restore_due() -> None:
     assert m.fields.status == Status.OK
 
 
+def test_failed_trial_armed_from_a_trial_restores_the_host_firmware() -> None:
+    m = model()
+    guest_write(m, ROM | CTL_HOST_FW, IMAGE_AT, ROM_SIZE)
+    assert m.reset() is ResetOutcome.APPLIED  # on trial now
+    guest_write(m, ROM | CTL_HOST_FW, IMAGE_AT, ROM_SIZE)
+    assert m.reset(RamMap.of([(MIB, 8 * MIB)])) is ResetOutcome.HOST_FW_RESTORED
+    assert (m.fields.status, m.fields.control) == (Status.APPLY_FAIL, 0)
+    assert m.reset() is ResetOutcome.NOTHING
+
+
+def test_committed_trial_stays_when_the_next_image_fails() -> None:
+    m = model()
+    guest_write(m, ROM | CTL_HOST_FW, IMAGE_AT, ROM_SIZE)
+    assert m.reset() is ResetOutcome.APPLIED
+    guest_write(m, ROM, IMAGE_AT, ROM_SIZE)  # no CTL_HOST_FW: a commit
+    assert m.reset(RamMap.of([(MIB, 8 * MIB)])) is ResetOutcome.APPLY_FAIL
+    assert (m.fields.status, m.fields.control) == (Status.APPLY_FAIL, 0)
+
+
 def test_restore_without_image() -> None:
     m = model()
     assert guest_write(m, CTL_HOST_FW) is Status.OK
