@@ -176,15 +176,12 @@ def pkg_config_text(version: str, native_libs: list[str]) -> str:
     )
 
 
-def library_digest(prefix: Path) -> str:
-    """What QEMU's build sees of a prefix: its library, headers and pkg-config file. A
-    change of the recipe that yields the same files must not reconfigure QEMU."""
-    digest = hashlib.sha256()
-    for path in sorted(p for sub in ("include", "lib") for p in (prefix / sub).rglob("*")):
-        if path.is_file():
-            digest.update(str(path.relative_to(prefix)).encode() + b"\0")
-            digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()
+def pkg_config_digest(prefix: Path) -> str:
+    """What QEMU's configure reads of a prefix: its pkg-config file (version, flags). The
+    rest needs no reconfigure: meson makes the link depend on libigvm.a, and the compiler's
+    dependency files make the objects depend on the headers."""
+    pc = prefix / "lib" / "pkgconfig" / f"{PKG_CONFIG_NAME}.pc"
+    return hashlib.sha256(pc.read_bytes()).hexdigest()
 
 
 def read_stamp(prefix: Path) -> dict[str, object] | None:
@@ -346,7 +343,6 @@ def build_prefix(cargo: Cargo, out: Path, digest: str) -> dict[str, object]:
     check_prefix(out, cargo.runner, layout)
     return {
         "input_hash": digest,
-        "library_digest": library_digest(out),
         "versions": {
             name: versions[name] for name in (IGVM_CRATE, DEFS_CRATE, TOOLS_CRATE, CBINDGEN_CRATE)
         },
@@ -437,6 +433,21 @@ def replace(staging: Path, prefix: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+CACHE_KEEP = 4  # prefixes kept in the cache (clones on other commits may use older ones)
+
+
+def prune_cache(cache: Path, keep: int = CACHE_KEEP) -> list[Path]:
+    """Delete all but the ``keep`` most recently made cached prefixes; return the deleted."""
+    entries = sorted(
+        (p for p in cache.glob("igvm-*") if p.is_dir() and p.name != "igvm-target"),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for old in entries[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+    return entries[keep:]
+
+
 def save_to_cache(prefix: Path, cached: Path) -> None:
     """Copy a finished prefix into the cache; another set-up may race us: first one wins."""
     if cached.exists():
@@ -446,6 +457,7 @@ def save_to_cache(prefix: Path, cached: Path) -> None:
         cached.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(prefix, staging, symlinks=True)
         staging.rename(cached)
+        prune_cache(cached.parent)
     except OSError as exc:  # a cache is an optimisation: say so, do not fail set-up
         logger.warning(f"setup: could not keep a copy in {cached}: {exc}")
         shutil.rmtree(staging, ignore_errors=True)
@@ -498,10 +510,9 @@ def ensure(layout: Layout, runner: Runner, env: dict[str, str] | None = None) ->
 
 
 def require(layout: Layout, step: str = "build") -> str:
-    """Check that the installed prefix matches the inputs; return its `library_digest`, the
-    identity of what QEMU's configure finds through ``PKG_CONFIG_PATH``."""
-    stamp = read_stamp(layout.prefix)
-    if not complete(layout.prefix, input_hash(layout)) or stamp is None:
+    """Check that the installed prefix matches the inputs; return its `pkg_config_digest`,
+    the identity of what QEMU's configure finds through ``PKG_CONFIG_PATH``."""
+    if not complete(layout.prefix, input_hash(layout)):
         raise HarnessError(
             step,
             f"libigvm is not installed in {layout.prefix}, or was built from other pins "
@@ -510,7 +521,7 @@ def require(layout: Layout, step: str = "build") -> str:
             hint="run `make setup` (it builds libigvm from third_party/igvm once, or copies "
             "it from the cache)",
         )
-    return str(stamp.get("library_digest") or library_digest(layout.prefix))
+    return pkg_config_digest(layout.prefix)
 
 
 def main() -> int:

@@ -107,7 +107,21 @@ def test_another_clone_copies_the_cached_prefix_then_does_nothing(tmp_path: Path
     second = igvm.ensure(layout, runner, env)
     assert second.action == "up to date"
     assert time.monotonic() - start < 1.0
-    assert igvm.require(layout) == igvm.library_digest(layout.prefix)
+    assert igvm.require(layout) == igvm.pkg_config_digest(layout.prefix)
+
+
+def test_the_cache_keeps_the_newest_prefixes_and_cargos_target(tmp_path: Path) -> None:
+    cache = tmp_path / "vmfwupdate"
+    (cache / "igvm-target").mkdir(parents=True)
+    made = []
+    for n in range(igvm.CACHE_KEEP + 2):
+        entry = cache / f"igvm-{n:016x}"
+        entry.mkdir()
+        os.utime(entry, (1000 + n, 1000 + n))
+        made.append(entry)
+    deleted = igvm.prune_cache(cache)
+    assert sorted(deleted) == made[:2]
+    assert sorted(p for p in cache.iterdir()) == [*made[2:], cache / "igvm-target"]
 
 
 def test_the_qemu_build_refuses_a_missing_or_stale_prefix(tmp_path: Path) -> None:
