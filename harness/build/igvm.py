@@ -343,9 +343,7 @@ def build_prefix(cargo: Cargo, out: Path, digest: str) -> dict[str, object]:
     check_prefix(out, cargo.runner, layout)
     return {
         "input_hash": digest,
-        "versions": {
-            name: versions[name] for name in (IGVM_CRATE, DEFS_CRATE, TOOLS_CRATE, CBINDGEN_CRATE)
-        },
+        "versions": {name: versions[name] for name in CRATES},
         "native_libs": native,
         "rust": cargo.version(),
     }
@@ -536,8 +534,9 @@ def main() -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    versions = outcome.stamp.get("versions", {})
-    names = ", ".join(f"{name} {version}" for name, version in dict(versions).items())  # type: ignore[call-overload]
+    versions = outcome.stamp.get("versions")
+    pins = versions.items() if isinstance(versions, dict) else ()
+    names = ", ".join(f"{name} {version}" for name, version in pins)
     print(
         f"setup: libigvm and IGVM tools ({names}) in {layout.prefix}: {outcome.action} "
         f"({outcome.seconds:.1f} s)"

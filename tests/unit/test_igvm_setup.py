@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness.build import igvm, igvm_cbindgen
+from harness.build.qemu import igvm_summary
 from harness.errors import HarnessError
 from harness.runner import Runner
 from harness.workdir import find_repo_root
@@ -348,3 +349,15 @@ def test_headers_read_the_native_vp_context(tmp_path: Path) -> None:
     assert int(fields["cr0"], 16) & 1  # PE
     assert int(fields["code_selector"], 16) != 0
     assert fields["vp"] == "0"
+
+
+# --- the QEMU build step's summary -------------------------------------------------------
+
+
+def test_build_summary_reads_meson_igvm_line(tmp_path: Path) -> None:
+    logs = tmp_path / "meson-logs"
+    logs.mkdir()
+    summary = "    IGVM support                 : \x1b[1;32mYES\x1b[0m 0.5.0\n"
+    (logs / "meson-log.txt").write_text("  Dependencies\n    libslirp : YES 4.7.0\n" + summary)
+    assert igvm_summary(tmp_path) == "YES 0.5.0"
+    assert igvm_summary(tmp_path / "none") is None
