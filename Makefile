@@ -11,7 +11,7 @@ SERIES_OPT := $(if $(SERIES),--series $(SERIES))
         build-asan build-fuzz checkpatch lint format clean bench fuzz
 
 help:
-	@echo "make setup             install Debian packages and the .venv (idempotent)"
+	@echo "make setup             install Debian packages, the .venv, libigvm and igvm-wrap (idempotent)"
 	@echo "make check-vmfwupdate  unit tests, fetch, apply, build, in-tree suite, functional tests"
 	@echo "make unit              unit tests only"
 	@echo "make fetch|apply|export|build|build-asan|checkpatch   single steps"

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.build import igvm
 from harness.build import packages as toolchain
 from harness.build.ninja_progress import NinjaProgress
 from harness.errors import HarnessError
@@ -36,6 +38,8 @@ COMMON_FLAGS = (
     "--enable-tools",
     "--enable-fdt=system",
     "--enable-slirp",
+    # against the libigvm `make setup` builds (harness/build/igvm.py; PKG_CONFIG_PATH)
+    "--enable-igvm",
 )
 
 
@@ -156,8 +160,31 @@ def configure_args(profile: str, python: str, ccache: bool) -> list[str]:
 
 
 def build_env(workdir: Workdir) -> dict[str, str]:
-    """ccache paths relative to .work so another clone of this repository hits the cache."""
-    return base_env({"CCACHE_BASEDIR": str(workdir.root), "CCACHE_NOHASHDIR": "true"})
+    """ccache paths relative to .work so another clone of this repository hits the cache;
+    pkg-config finds the toolkit's libigvm first (configure, and meson when it reruns)."""
+    pkg_config = str(igvm.Layout.for_repo(workdir.repo).pkg_config_path)
+    if os.environ.get("PKG_CONFIG_PATH"):
+        pkg_config += os.pathsep + os.environ["PKG_CONFIG_PATH"]
+    return base_env(
+        {
+            "CCACHE_BASEDIR": str(workdir.root),
+            "CCACHE_NOHASHDIR": "true",
+            "PKG_CONFIG_PATH": pkg_config,
+        }
+    )
+
+
+IGVM_SUMMARY = re.compile(r"^\s*IGVM support\s*:\s*(?P<value>.+?)\s*$", re.MULTILINE)
+
+
+def igvm_summary(build_dir: Path) -> str | None:
+    """What meson's summary said about IGVM at the last configure (``YES 0.5.0``)."""
+    try:
+        text = (build_dir / "meson-logs" / "meson-log.txt").read_text(errors="replace")
+    except OSError:
+        return None
+    found = IGVM_SUMMARY.findall(text)
+    return re.sub(r"\x1b\[[0-9;]*m", "", found[-1]) if found else None
 
 
 def needs_configure(build_dir: Path, wanted: dict[str, object]) -> bool:
@@ -171,11 +198,17 @@ def needs_configure(build_dir: Path, wanted: dict[str, object]) -> bool:
 
 
 def configure(
-    src: Path, build_dir: Path, args: list[str], runner: Runner, env: dict[str, str], log: Path
+    src: Path,
+    build_dir: Path,
+    args: list[str],
+    runner: Runner,
+    env: dict[str, str],
+    log: Path,
+    inputs: dict[str, object] | None = None,
 ) -> bool:
-    """Run QEMU's configure unless the build dir already has these exact options; return
-    whether it ran."""
-    wanted: dict[str, object] = {"source": str(src), "args": args}
+    """Run QEMU's configure unless the build dir already has these exact options and
+    ``inputs`` (what else configure reads: the libigvm build); return whether it ran."""
+    wanted: dict[str, object] = {"source": str(src), "args": args, **(inputs or {})}
     if not needs_configure(build_dir, wanted):
         logger.info(f"build: {build_dir} is configured with the same options, not reconfiguring")
         return False
@@ -400,7 +433,9 @@ def build(
     args = configure_args(profile, configure_python(sys.executable), ccache)
     spec = PROFILES[profile]
     toolchain.ensure(spec.packages, runner, f"build profile {profile!r}")
-    configured = configure(src, build_dir, args, runner, env, log)
+    libigvm = igvm.Layout.for_repo(workdir.repo)
+    inputs = {"libigvm": igvm.require(libigvm, STEP)}
+    configured = configure(src, build_dir, args, runner, env, log, inputs)
     targets = [*spec.targets, *extra_targets]
     run_ninja(build_dir, targets, runner, env, log, jobs, f"build {profile}")
     if spec.option_roms:
@@ -412,6 +447,10 @@ def build(
         logger.debug(f"build: linked {len(linked)} firmware file(s) into the bundle")
     qemu = build_dir / spec.binary
     seconds = time.monotonic() - start
+    logger.info(
+        f"build: IGVM support: {igvm_summary(build_dir) or 'unknown (no meson log)'} "
+        f"(libigvm: {libigvm.prefix})"
+    )
     logger.info(f"build: {qemu} ready ({seconds:.1f}s, log: {log})")
     return BuildResult(
         build_dir=build_dir,

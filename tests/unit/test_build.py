@@ -28,6 +28,7 @@ DEV_TREE_FLAGS = [
     "--enable-tools",
     "--enable-fdt=system",
     "--enable-slirp",
+    "--enable-igvm",
 ]
 
 

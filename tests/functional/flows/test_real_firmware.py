@@ -12,11 +12,18 @@ firmware code is emulated at ~0.1 MB/s and OVMF would take many minutes.
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
 import pytest
 from checks import assert_staged, status, xp_bytes
+from firmware import (
+    OVMF,
+    SEABIOS,
+    SEABIOS_BANNER,
+    SEABIOS_DEADLINE,
+    SEABIOS_FW_CFG,
+    debugcon_args,
+    firmware,
+    wait_in_file,
+)
 from vms import Booter, Payloads, VMFactory
 
 from harness.interface.abis import abi as abi_declaration
@@ -27,54 +34,14 @@ from harness.platform import KIB, MIB
 # SeaBIOS boots twice: after the swap, and after the reset that follows.
 BOOTS = 2
 
-SEABIOS = Path("/usr/share/seabios/bios-256k.bin")
-OVMF = Path("/usr/share/ovmf/OVMF.fd")
 BLOB = "opt/vmfwtest/firmware"
 PAGE = 4 * KIB
 # OVMF reaches its boot manager in ~15 s on TCG on the 2-core reference machine.
 OVMF_DEADLINE = 120.0
-SEABIOS_DEADLINE = 30.0
-SEABIOS_BANNER = "SeaBIOS (version "
-# Printed once per boot, after the banner: SeaBIOS talks to QEMU's fw_cfg.
-SEABIOS_FW_CFG = "Found QEMU fw_cfg"
-
-
-def firmware(path: Path, package: str) -> Path:
-    if not path.is_file():
-        pytest.fail(
-            f"{path} missing: install the Debian package {package!r} (make setup does)",
-            pytrace=False,
-        )
-    return path
 
 
 def tcg_boot(vms: VMFactory, payloads: Payloads, machine: str, abi: str) -> Booter:
     return vms.booter(payloads, machine, "tcg", abi)
-
-
-def debugcon_args(log: Path) -> tuple[str, ...]:
-    """Port 0x402 debug console written to `log` (SeaBIOS prints its log there)."""
-    return (
-        "-chardev",
-        f"file,id=debugcon,path={log}",
-        "-device",
-        "isa-debugcon,iobase=0x402,chardev=debugcon",
-    )
-
-
-def wait_in_file(path: Path, text: str, count: int, deadline: float, vm: VM) -> str:
-    """Wait until `text` occurs `count` times in `path`; fail early if QEMU exits."""
-    end = time.monotonic() + deadline
-    content = ""
-    while time.monotonic() < end:
-        content = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
-        if content.count(text) >= count:
-            return content
-        status = vm.exit_status()
-        if status is not None:
-            pytest.fail(f"QEMU exited ({status}) before {text!r} x{count} in {path}")
-        time.sleep(0.2)
-    pytest.fail(f"{text!r} not seen {count} time(s) in {path} within {deadline:.0f} s")
 
 
 def assert_region_holds(vm: VM, abi: AbiDeclaration, image: bytes, region_size: int) -> None:
