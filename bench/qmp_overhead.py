@@ -36,11 +36,13 @@ def checks(target: Target, work: Path) -> tuple[Check, Check]:
 
     Both run as Python normally does, writing and reusing bytecode: an inherited
     PYTHONDONTWRITEBYTECODE would make every run compile both frameworks' sources again.
-    The warm-up run leaves those caches in place."""
+    The bytecode goes below `work` (PYTHONPYCACHEPREFIX), not into the QEMU tree or the
+    checkout; the warm-up run leaves those caches in place."""
     qemu, qemu_src, repo = target.qemu, target.tree, target.workdir.repo
     bios = build_agent(64 * 1024, "bench", work / "images")
     env = dict(os.environ, BENCH_QEMU=str(qemu), BENCH_BIOS=str(bios))
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
     ours = Check([sys.executable, "-m", "pytest", "-q", str(HERE / "harness_check.py")], repo, env)
     qemu_env = dict(
         env,
