@@ -4,7 +4,7 @@
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
 CLI    := $(strip $(PYTHON) -m harness $(if $(V),-v))
-# SERIES=v6|v7: the series a command works on (default: check runs both, the rest v7)
+# SERIES=v6|v7: the series a command works on (default: check and bench run both, the rest v7)
 SERIES_OPT := $(if $(SERIES),--series $(SERIES))
 
 .PHONY: help setup check-vmfwupdate check unit functional fetch apply export build \
@@ -16,12 +16,12 @@ help:
 	@echo "make unit              unit tests only"
 	@echo "make fetch|apply|export|build|build-asan|checkpatch   single steps"
 	@echo "make lint              ruff check + format check"
-	@echo "make bench             benchmarks -> docs/benchmarks.md table + bench/results/ (~3 min)"
+	@echo "make bench             benchmarks of both series (SERIES=v6|v7: one) -> docs/benchmarks.md table + bench/results/"
 	@echo "make clean             remove builds, logs, payloads (keeps QEMU trees, downloads, fuzz corpora)"
 	@echo "make fuzz              generic-fuzz on the device (clang-16 build; installs it once)"
 	@echo "           FUZZ_TARGET=vmfwupdate-pc|vmfwupdate-q35|all  FUZZ_TIME=<s>  FUZZ_RUNS=<n>"
 	@echo "           FUZZ_CORPUS=<dir>  FUZZ_LEAKS=input|exit"
-	@echo "variables: SERIES=v6|v7 (check: both unless given; other targets: v7)"
+	@echo "variables: SERIES=v6|v7 (check, bench: both unless given; other targets: v7)"
 	@echo "           QEMU_SRC=<checkout|tarball|URL>  V=1 (verbose)"
 	@echo "           SLOW=1 (long reliability runs)  ASAN=1 (asan build profile)"
 	@echo "           SERIAL=1 (functional tests in one process, not one worker per CPU)"
@@ -66,8 +66,8 @@ format: | $(PYTHON)
 	$(VENV)/bin/ruff format harness tests bench
 
 clean:
-	rm -rf .work/*/build .work/*/logs .work/logs .work/payloads .work/outgoing .work/*/src/.unpack-*
+	rm -rf .work/*/build .work/*/logs .work/*/bench .work/logs .work/payloads .work/outgoing .work/*/src/.unpack-*
 
 bench: | $(PYTHON)
 	$(PYTHON) -c "import matplotlib" 2>/dev/null || $(VENV)/bin/pip install -q -e ".[bench]"
-	$(PYTHON) -m bench.run
+	$(PYTHON) -m bench.run --series $(or $(SERIES),all)

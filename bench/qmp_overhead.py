@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.stats import Figure, timed_command
+from bench.target import Target
 from harness.build.agent_image import build_agent
 
 HERE = Path(__file__).resolve().parent
@@ -29,15 +30,19 @@ class Check:
         return timed_command(self.argv, self.cwd, {**self.env, "BENCH_N": str(tests)})
 
 
-def checks(qemu: Path, qemu_src: Path, repo: Path, work: Path) -> tuple[Check, Check]:
-    """(ours, qemu_test's) check on `qemu` with the 64 KiB agent as -bios, each run once.
+def checks(target: Target, work: Path) -> tuple[Check, Check]:
+    """(ours, qemu_test's) check on the series' QEMU with the 64 KiB agent as -bios, each
+    run once; qemu_test comes from the tree that QEMU was built from.
 
     Both run as Python normally does, writing and reusing bytecode: an inherited
     PYTHONDONTWRITEBYTECODE would make every run compile both frameworks' sources again.
-    The warm-up run leaves those caches in place."""
+    The bytecode goes below `work` (PYTHONPYCACHEPREFIX), not into the QEMU tree or the
+    checkout; the warm-up run leaves those caches in place."""
+    qemu, qemu_src, repo = target.qemu, target.tree, target.workdir.repo
     bios = build_agent(64 * 1024, "bench", work / "images")
     env = dict(os.environ, BENCH_QEMU=str(qemu), BENCH_BIOS=str(bios))
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
     ours = Check([sys.executable, "-m", "pytest", "-q", str(HERE / "harness_check.py")], repo, env)
     qemu_env = dict(
         env,
@@ -51,8 +56,8 @@ def checks(qemu: Path, qemu_src: Path, repo: Path, work: Path) -> tuple[Check, C
     return ours, theirs
 
 
-def run(qemu: Path, qemu_src: Path, repo: Path, work: Path, reps: int) -> list[Figure]:
-    ours_check, theirs_check = checks(qemu, qemu_src, repo, work)
+def run(target: Target, work: Path, reps: int) -> list[Figure]:
+    ours_check, theirs_check = checks(target, work)
     theirs = Figure("per-test", "QEMU functional (qemu_test)")
     ours = Figure("per-test", "pytest harness (harness.machine.vm)", baseline=theirs.name)
     for _ in range(reps):

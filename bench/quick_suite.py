@@ -1,15 +1,18 @@
-"""Wall time of the quick functional suite (`-m quick`, TCG) on the default build: serially in
-one process and on one pytest-xdist worker per CPU (the default of `vmfwupdate test`)."""
+"""Wall time of the quick functional suite (`-m quick`, TCG) of one series: serially in one
+process and on one pytest-xdist worker per CPU (the default of `vmfwupdate test`)."""
 
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+from bench.commands import suite_run
 from bench.stats import Figure
-from harness.workflows.workers import cpus, pytest_args
+from bench.target import Target
+from harness.workflows.workers import cpus
+
+NAME = "quick functional suite (-m quick, TCG)"
 
 
 def timed_suite(cmd: list[str], repo: Path, figure: Figure) -> None:
@@ -17,27 +20,23 @@ def timed_suite(cmd: list[str], repo: Path, figure: Figure) -> None:
     proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, check=False)
     figure.samples.append(time.perf_counter() - start)
     if proc.returncode != 0:
-        raise RuntimeError(f"quick suite failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}")
+        raise RuntimeError(
+            f"quick suite failed (exit {proc.returncode}): {' '.join(cmd)}\n{proc.stdout[-3000:]}"
+        )
     figure.note = proc.stdout.strip().splitlines()[-1]
 
 
-def run(qemu: Path, repo: Path, reps: int) -> list[Figure]:
-    cmd = [
-        sys.executable, "-m", "pytest", "tests/functional", "-q", "-p", "no:cacheprovider",
-        "-m", "quick", "--accel", "tcg", "--qemu-bin", str(qemu),
-    ]  # fmt: skip
-    serial = Figure("suite", "quick functional suite (-m quick, TCG), serial")
-    workers = pytest_args(None)
-    figures = [serial]
-    if workers:
-        par = Figure(
-            "suite",
-            f"quick functional suite (-m quick, TCG), -n {cpus()}",
-            baseline=serial.name,
-        )
-        figures.append(par)
+def run(target: Target, work: Path, reps: int, keyword: str | None = None) -> list[Figure]:
+    """`keyword`: a -k expression narrowing the suite (the smoke run's one test)."""
+    selection = ["-m", "quick", "--accel", "tcg", *(["-k", keyword] if keyword else [])]
+    name = f"{NAME}, -k {keyword}" if keyword else NAME
+    runs = [(Figure("suite", f"{name}, serial"), 1)]
+    if cpus() > 1:
+        runs.append((Figure("suite", f"{name}, -n {cpus()}", baseline=runs[0][0].name), cpus()))
+    commands = [
+        (figure, suite_run(target.series, target.qemu, work, selection, n)) for figure, n in runs
+    ]
     for _ in range(reps):
-        timed_suite(cmd, repo, serial)
-        if workers:
-            timed_suite([*cmd, *workers], repo, par)
-    return figures
+        for figure, cmd in commands:
+            timed_suite(cmd, target.workdir.repo, figure)
+    return [figure for figure, _n in runs]

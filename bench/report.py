@@ -1,4 +1,8 @@
-"""Write benchmark results: bench/results/bench.json, PNG plots and the README table."""
+"""Benchmark results: bench/results/bench.json (every sample), and from it the PNG plots
+and the measured table in docs/benchmarks.md (between the `bench:` markers).
+
+`python -m bench.report` renders the plots and the table again from the JSON alone.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,9 @@ import json
 import os
 import platform
 import re
-from collections.abc import Sequence
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,14 +20,29 @@ import matplotlib.pyplot as plt
 
 from bench.stats import Figure, human
 
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+# the measured page the table is generated into
+README = HERE.parent / "docs" / "benchmarks.md"
+JSON_NAME = "bench.json"
 START = "<!-- bench:start -->"
 END = "<!-- bench:end -->"
 SIZE_RE = re.compile(r"^(?P<kind>.*) (?P<kib>\d+) KiB$")
+BAR_PLOTS = (
+    ("build", "build and edit-rebuild-test loop", "build.png"),
+    ("per-test", "one QMP check: pytest harness vs qemu_test", "per_test.png"),
+    ("slope", "one more QMP check in a session (least-squares slope)", "slope.png"),
+    ("suite", "quick functional suite", "quick_suite.png"),
+)
+RESET_PLOT = "reset_latency.png"
 
 
-def write_json(figures: Sequence[Figure], path: Path, meta: dict[str, object]) -> None:
-    data = {"meta": meta, "figures": [f.as_dict() for f in figures]}
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+@dataclass(frozen=True)
+class Results:
+    """One run's figures and what it ran on."""
+
+    meta: Mapping[str, object]
+    figures: list[Figure]
 
 
 def machine() -> dict[str, object]:
@@ -33,29 +54,51 @@ def machine() -> dict[str, object]:
     }
 
 
-def table(figures: Sequence[Figure], meta: dict[str, object]) -> str:
+def write_json(results: Results, path: Path) -> None:
+    data = {"meta": dict(results.meta), "figures": [f.as_dict() for f in results.figures]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def read_json(path: Path) -> Results:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return Results(data["meta"], [Figure.from_dict(f) for f in data["figures"]])
+
+
+def table(results: Results) -> str:
+    meta = results.meta
+    series = sorted({f.series for f in results.figures if f.samples})
     lines = [
         START,
-        f"Measured by `make bench` on {meta['date']} ({meta['cpus']} CPUs); "
-        "spread = max - min; data in `bench/results/bench.json`, plots in `bench/results/`.",
+        f"Measured by `make bench` on {meta['date']} ({meta['cpus']} CPUs; series "
+        f"{', '.join(series)}); spread = max - min; generated from "
+        "`bench/results/bench.json`, plots in `bench/results/`.",
         "",
-        "| group | figure | median | ratio | spread | reps | note |",
-        "|---|---|---|---|---|---|---|",
+        "| series | group | figure | median | ratio | spread | reps | note |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for f in figures:
+    for f in results.figures:
         if not f.samples:
             continue
         lines.append(
-            f"| {f.group} | {f.name} | {human(f.median)} | {ratio(f, figures)} | "
-            f"{human(f.spread)} | {len(f.samples)} | {f.note} |"
+            f"| {f.series} | {f.group} | {f.name} | {human(f.median)} | "
+            f"{ratio(f, results.figures)} | {human(f.spread)} | {len(f.samples)} | {f.note} |"
         )
     lines.append(END)
     return "\n".join(lines)
 
 
 def ratio(figure: Figure, figures: Sequence[Figure]) -> str:
-    """``0.62x <baseline>``: this figure's median over its baseline's, '' without one."""
-    base = next((f for f in figures if f.name == figure.baseline and f.samples), None)
+    """``0.62x <baseline>``: this figure's median over its baseline's (same series), '' without
+    one."""
+    base = next(
+        (
+            f
+            for f in figures
+            if f.name == figure.baseline and f.series == figure.series and f.samples
+        ),
+        None,
+    )
     if base is None or base.median == 0:
         return ""
     return f"{figure.median / base.median:.2f}x {base.name}"
@@ -70,17 +113,18 @@ def update_readme(readme: Path, text: str) -> None:
     readme.write_text(head + text + tail, encoding="utf-8")
 
 
+def label(figure: Figure) -> str:
+    return f"{figure.series}: {figure.name}"
+
+
 def plot_bars(figures: Sequence[Figure], title: str, path: Path) -> None:
-    shown = [f for f in figures if f.samples]
-    if not shown:
-        return
-    fig, ax = plt.subplots(figsize=(8, 0.6 * len(shown) + 1.5))
-    medians = [f.median for f in shown]
+    fig, ax = plt.subplots(figsize=(9, 0.5 * len(figures) + 1.5))
+    medians = [f.median for f in figures]
     errors = [
-        [f.median - min(f.samples) for f in shown],
-        [max(f.samples) - f.median for f in shown],
+        [f.median - min(f.samples) for f in figures],
+        [max(f.samples) - f.median for f in figures],
     ]
-    ax.barh([f.name for f in shown], medians, xerr=errors, capsize=4, color="tab:blue")
+    ax.barh([label(f) for f in figures], medians, xerr=errors, capsize=4, color="tab:blue")
     ax.set_xlabel("seconds (median, bars: min..max)")
     ax.set_title(title)
     fig.tight_layout()
@@ -89,52 +133,60 @@ def plot_bars(figures: Sequence[Figure], title: str, path: Path) -> None:
 
 
 def plot_reset(figures: Sequence[Figure], path: Path) -> None:
-    series: dict[str, list[tuple[int, Figure]]] = {}
+    curves: dict[str, list[tuple[int, Figure]]] = {}
     for f in figures:
         m = SIZE_RE.match(f.name)
-        if m and f.samples:
-            series.setdefault(m["kind"], []).append((int(m["kib"]), f))
-    if not series:
-        return
+        if m:
+            curves.setdefault(f"{f.series}: {m['kind']}", []).append((int(m["kib"]), f))
     fig, ax = plt.subplots(figsize=(8, 5))
-    for kind, points in series.items():
+    for name, points in curves.items():
         points.sort(key=lambda p: p[0])
         xs = [p[0] for p in points]
         ys = [p[1].median for p in points]
         lo = [p[1].median - min(p[1].samples) for p in points]
         hi = [max(p[1].samples) - p[1].median for p in points]
-        ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, label=kind)
+        ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, label=name)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("image size (KiB)")
     ax.set_ylabel("seconds (median, bars: min..max)")
     ax.set_title("reset latency (TCG): QMP system_reset until the firmware's banner")
-    ax.legend()
+    ax.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def write_all(figures: Sequence[Figure], results: Path, readme: Path) -> list[Path]:
-    results.mkdir(parents=True, exist_ok=True)
+def render(results_dir: Path = RESULTS, readme: Path = README) -> list[Path]:
+    """Plots and the README table from `results_dir`/bench.json; the files written. Plots of
+    groups the run did not measure are removed, so none is left from an older run."""
+    results = read_json(results_dir / JSON_NAME)
+    measured = [f for f in results.figures if f.samples]
     plt.switch_backend("Agg")
-    meta = machine()
-    write_json(figures, results / "bench.json", meta)
-    groups = ("build", "per-test", "slope", "suite")
-    by_group = {g: [f for f in figures if f.group == g] for g in groups}
-    outputs = [results / "bench.json"]
-    for group, title, name in (
-        ("build", "build and edit-rebuild-test loop", "build.png"),
-        ("per-test", "one QMP check: pytest harness vs qemu_test", "per_test.png"),
-        ("slope", "one more QMP check in a session (least-squares slope)", "slope.png"),
-        ("suite", "quick functional suite", "quick_suite.png"),
-    ):
-        if by_group[group]:
-            plot_bars(by_group[group], title, results / name)
-            outputs.append(results / name)
-    resets = [f for f in figures if f.group == "reset"]
-    if resets:
-        plot_reset(resets, results / "reset_latency.png")
-        outputs.append(results / "reset_latency.png")
-    update_readme(readme, table(figures, meta))
-    return outputs
+    outputs = []
+    plots = [(g, t, n, [f for f in measured if f.group == g]) for g, t, n in BAR_PLOTS]
+    plots.append(("reset", "", RESET_PLOT, [f for f in measured if f.group == "reset"]))
+    for group, title, name, figures in plots:
+        path = results_dir / name
+        if not figures:
+            path.unlink(missing_ok=True)
+        elif group == "reset":
+            plot_reset(figures, path)
+            outputs.append(path)
+        else:
+            plot_bars(figures, title, path)
+            outputs.append(path)
+    update_readme(readme, table(results))
+    return [*outputs, readme]
+
+
+def write_all(figures: Sequence[Figure], results_dir: Path = RESULTS) -> list[Path]:
+    """bench.json of this run, then everything rendered from it."""
+    write_json(Results(machine(), list(figures)), results_dir / JSON_NAME)
+    return [results_dir / JSON_NAME, *render(results_dir)]
+
+
+if __name__ == "__main__":
+    for written in render():
+        print(written)
+    sys.exit(0)

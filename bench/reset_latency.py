@@ -1,35 +1,34 @@
 """Reset latency: plain reset vs reset that applies an update, next to a host memcpy.
 
-For each image size one VM boots the guest agent as -bios (so both kinds of
-reset end with the agent CRC-ing a ROM of the same size), and alternates:
+For each image size one VM of the series boots the guest agent as -bios (so both kinds
+of reset end with the agent CRC-ing a ROM of the same size), and alternates:
 
 - plain: QMP ``system_reset`` with nothing armed, until the agent's banner;
-- update: the agent loads an image of the same size from fw_cfg into RAM and
-  arms it (not timed), then QMP ``system_reset`` until the new banner.
+- update: the agent loads an image of the same size from fw_cfg into RAM and the
+  series' device view arms it (not timed), then QMP ``system_reset`` until the new banner.
 
-The device's own copy time comes from its ``vmfwupdate_update_applied``
-trace event ("in N us"), and the floor is a ``memmove`` of the same size on
-the host (ctypes, between buffers already faulted in).
+The device's own copy time comes from its applied-image trace event (each ABI names
+it), and the floor is a ``memmove`` of the same size on the host (ctypes, between
+buffers already faulted in).
 """
 
 from __future__ import annotations
 
 import ctypes
-import re
 import time
 from pathlib import Path
 
 from bench.stats import Figure
+from bench.target import Target
 from harness.build.agent_image import build_agent
-from harness.interface.v6 import BIOS_ADDR, BIOS_SIZE
-from harness.machine.cmdline import FwCfgBlob, VMConfig
+from harness.guest.protocol import LOAD_ADDR
+from harness.interface.trace import applied_images
+from harness.interface.views import device_view
+from harness.machine.cmdline import DEVICE, FwCfgBlob, VMConfig
 from harness.machine.vm import VM
+from harness.platform import KIB
 
-KIB = 1024
-SIZES = (64 * KIB, 256 * KIB, 1024 * KIB, 4096 * KIB, 16384 * KIB)
-LOAD_ADDR = 0x1000000
 BLOB = "opt/bench/next"
-APPLIED_RE = re.compile(r"vmfwupdate_update_applied .*size 0x([0-9a-f]+) in (\d+) us")
 
 
 def host_memcpy(size: int, reps: int) -> list[float]:
@@ -53,31 +52,27 @@ def reset_to_banner(vm: VM) -> float:
     return time.perf_counter() - start
 
 
-def arm(vm: VM, size: int) -> None:
+def arm(vm: VM, series: str, size: int) -> None:
+    """Load the next image into RAM and arm it through the series' device view."""
     got, _crc = vm.agent.load(BLOB, LOAD_ADDR)
     if got != size:
         raise RuntimeError(f"agent loaded {got} bytes of {BLOB}, expected {size}")
-    vm.agent.writeq(BIOS_SIZE, size)
-    vm.agent.writeq(BIOS_ADDR, LOAD_ADDR)
+    state = device_view(series, vm.agent).arm(LOAD_ADDR, size)
+    if state.armed != (LOAD_ADDR, size):
+        raise RuntimeError(f"{series}: arming {size:#x} at {LOAD_ADDR:#x} left {state}")
 
 
-def device_copy_times(stderr: str, size: int) -> list[float]:
-    return [
-        int(us) * 1e-6 for hexsize, us in APPLIED_RE.findall(stderr) if int(hexsize, 16) == size
-    ]
-
-
-def measure_size(qemu: Path, work: Path, size: int, reps: int) -> list[Figure]:
+def measure_size(target: Target, work: Path, size: int, reps: int) -> list[Figure]:
     images = work / "images"
     first = build_agent(size, "benchA", images)
     second = build_agent(size, "benchB", images)
     cfg = VMConfig(
-        qemu_bin=qemu,
+        qemu_bin=target.qemu,
         bios=first,
         memory="256M",
         fw_cfg=(FwCfgBlob(BLOB, second),),
-        devices=("vmfwupdate",),
-        extra_args=("-trace", "vmfwupdate_update_applied"),
+        devices=(DEVICE,),
+        extra_args=("-trace", target.abi.applied_trace),
     )
     label = f"{size // KIB} KiB"
     plain = Figure("reset", f"plain reset {label}")
@@ -88,17 +83,23 @@ def measure_size(qemu: Path, work: Path, size: int, reps: int) -> list[Figure]:
         vm.agent.wait_banner()
         for _ in range(reps):
             plain.samples.append(reset_to_banner(vm))
-            arm(vm, size)
+            arm(vm, target.series, size)
             update.samples.append(reset_to_banner(vm))
-    copy = Figure("reset", f"device copy {label}", device_copy_times(vm.stderr_text(), size))
-    copy.note = "vmfwupdate_update_applied trace event"
+    copies = [a.seconds for a in applied_images(target.abi, vm.stderr_text()) if a.size == size]
+    if len(copies) != reps:
+        raise RuntimeError(
+            f"{target.series}: {len(copies)} {target.abi.applied_trace} events for "
+            f"{reps} updates of {label} (QEMU stderr: {vm.logs.stderr})"
+        )
+    copy = Figure("reset", f"device copy {label}", copies)
+    copy.note = f"{target.abi.applied_trace} trace event"
     floor = Figure("reset", f"host memcpy {label}", host_memcpy(size, reps))
     copy.baseline = floor.name
     return [plain, update, copy, floor]
 
 
-def run(qemu: Path, work: Path, reps: int) -> list[Figure]:
+def run(target: Target, work: Path, sizes: tuple[int, ...], reps: int) -> list[Figure]:
     figures: list[Figure] = []
-    for size in SIZES:
-        figures += measure_size(qemu, work, size, reps)
+    for size in sizes:
+        figures += measure_size(target, work, size, reps)
     return figures

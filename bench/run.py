@@ -1,81 +1,99 @@
-"""``make bench``: every benchmark in one run, then JSON, plots and the README table.
+"""``make bench``: every benchmark group for each series asked for, then the JSON, the plots
+and the measured table in docs/benchmarks.md (rendered from the JSON).
 
-Environment knobs (defaults: 155 s on the idle 2-core machine):
+  python -m bench.run [--series v6|v7|all] [--qemu-bin PATH] [--only GROUP,...]
+
+--series defaults to $SERIES, else v7 (`make bench` passes all: both series in one run).
+--qemu-bin measures another build of the one series given (its tree is the one that
+build was configured from). Environment knobs (settings.py):
   BENCH_REPS=N        repetitions of the short figures (default 5)
-  BENCH_BUILD_REPS=N  ccache-warm fresh builds (default 1: 82 s each, ccache-warm)
+  BENCH_BUILD_REPS=N  ccache-warm fresh builds (default 1)
   BENCH_COLD=N        cold builds without ccache (default 0: ~40 min each on 2 cores)
-  BENCH_ONLY=a,b      only these groups: build, per-test, slope, reset, suite
+  BENCH_ONLY=a,b      only these groups (default: all; --only overrides)
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
+from collections.abc import Sequence
+from pathlib import Path
 
-from bench import build_bench, qmp_overhead, quick_suite, report, reset_latency, slope
+from bench import report
+from bench.groups import GROUPS, run_group
+from bench.settings import Settings, SettingsError
 from bench.stats import Figure
-from harness.tree import source
-from harness.workdir import Workdir
+from bench.target import Target, TargetError, target
+from harness.workdir import DEFAULT_SERIES, SERIES, Workdir
 
-GROUPS = ("per-test", "slope", "reset", "suite", "build")
-
-
-def env_int(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
-        raise SystemExit(
-            f"bench: {name} must be a whole number, not {os.environ[name]!r}"
-        ) from None
+ALL = "all"
 
 
-def main() -> int:
-    workdir = Workdir.default()
-    repo = workdir.repo
-    qemu = workdir.build_dir("default") / "qemu-system-x86_64"
-    tree = workdir.src / f"qemu-{source.PINNED_VERSION}"
-    if not qemu.is_file() or not tree.is_dir():
-        print(
-            f"bench: error: no built QEMU at {qemu} or no tree in {workdir.src}\n"
-            "what to do: run `make check-vmfwupdate` (or `make apply build`) first",
-            file=sys.stderr,
+def groups_arg(text: str) -> list[str]:
+    chosen = [g for g in text.split(",") if g]
+    unknown = [g for g in chosen if g not in GROUPS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"unknown group(s) {', '.join(unknown) or '(none given)'}: the groups are "
+            f"{', '.join(GROUPS)}"
         )
-        return 1
-    reps = env_int("BENCH_REPS", 5)
-    only = [g for g in os.environ.get("BENCH_ONLY", ",".join(GROUPS)).split(",") if g]
-    work = workdir.root / "bench"
-    work.mkdir(parents=True, exist_ok=True)
+    return chosen
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--series",
+        choices=(*SERIES, ALL),
+        default=os.environ.get("SERIES") or DEFAULT_SERIES,
+        help=f"series to measure (default: $SERIES, else {DEFAULT_SERIES})",
+    )
+    parser.add_argument("--qemu-bin", type=Path, help="QEMU binary of the one --series given")
+    parser.add_argument(
+        "--only",
+        type=groups_arg,
+        default=groups_arg(os.environ.get("BENCH_ONLY") or ",".join(GROUPS)),
+        help=f"comma-separated groups (default: $BENCH_ONLY, else {','.join(GROUPS)})",
+    )
+    return parser
+
+
+def targets(args: argparse.Namespace) -> list[Target]:
+    names = SERIES if args.series == ALL else (args.series,)
+    if args.qemu_bin is not None and len(names) > 1:
+        raise TargetError("--qemu-bin needs a single --series: each series has its own binary")
+    return [target(Workdir.default(name), args.qemu_bin) for name in names]
+
+
+def measure(chosen: Sequence[Target], groups: Sequence[str], settings: Settings) -> list[Figure]:
     figures: list[Figure] = []
+    for group in (g for g in GROUPS if g in groups):
+        for t in chosen:
+            print(f"==> bench {t.series} {group}", flush=True)
+            start = time.monotonic()
+            figures += run_group(group, t, t.scratch / group, settings)
+            print(f"    {t.series} {group}: {time.monotonic() - start:.0f}s", flush=True)
+    return figures
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        chosen = targets(args)
+    except (SettingsError, TargetError) as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 1
     start = time.monotonic()
-    for group in GROUPS:
-        if group not in only:
-            continue
-        print(f"==> bench {group}", flush=True)
-        t0 = time.monotonic()
-        if group == "per-test":
-            figures += qmp_overhead.run(qemu, tree, repo, work, reps)
-        elif group == "slope":
-            figures += slope.run(qemu, tree, repo, work, max(1, reps // 2 + 1))
-        elif group == "reset":
-            figures += reset_latency.run(qemu, work, reps)
-        elif group == "suite":
-            figures += quick_suite.run(qemu, repo, max(1, reps // 2))
-        elif group == "build":
-            figures += build_bench.run(
-                repo,
-                tree,
-                work,
-                loop_reps=max(1, reps // 2 + 1),
-                warm_reps=env_int("BENCH_BUILD_REPS", 1),
-                cold_reps=env_int("BENCH_COLD", 0),
-            )
-        print(f"    {group}: {time.monotonic() - t0:.0f}s", flush=True)
-    outputs = report.write_all(figures, repo / "bench" / "results", repo / "docs" / "benchmarks.md")
-    print(report.table(figures, report.machine()))
+    figures = measure(chosen, args.only, settings)
+    outputs = report.write_all(figures)
+    print(report.table(report.read_json(report.RESULTS / report.JSON_NAME)))
     print(f"bench: {len(figures)} figures in {time.monotonic() - start:.0f}s; wrote:")
+    repo = chosen[0].workdir.repo
     for path in outputs:
-        print(f"  {path.relative_to(repo)}")
+        print(f"  {path.relative_to(repo) if path.is_relative_to(repo) else path}")
     return 0
 
 

@@ -1,6 +1,6 @@
 """Marginal cost of one more test in a session: N checks in one process, ours vs qemu_test.
 
-Each repetition runs the check of bench/qmp_overhead.py as N = 1, 10 and 50 tests in
+Each repetition runs the check of bench/qmp_overhead.py as N tests (1, 10, 50: settings.py) in
 one process per framework (alternating) and fits wall time = intercept + slope * N by
 least squares; the slope is what every further test in a session costs.
 """
@@ -12,8 +12,7 @@ from pathlib import Path
 
 from bench.qmp_overhead import Check, checks
 from bench.stats import Figure, human
-
-COUNTS = (1, 10, 50)
+from bench.target import Target
 
 
 def fit(points: Sequence[tuple[int, float]]) -> tuple[float, float]:
@@ -32,20 +31,20 @@ def measure(check: Check, counts: Sequence[int]) -> tuple[float, float]:
     return fit([(n, check.seconds(n)) for n in counts])
 
 
-def run(qemu: Path, qemu_src: Path, repo: Path, work: Path, reps: int) -> list[Figure]:
-    ours_check, theirs_check = checks(qemu, qemu_src, repo, work)
+def run(target: Target, work: Path, counts: Sequence[int], reps: int) -> list[Figure]:
+    ours_check, theirs_check = checks(target, work)
     theirs = Figure("slope", "one more test in a session, QEMU functional (qemu_test)")
     ours = Figure("slope", "one more test in a session, pytest harness", baseline=theirs.name)
     intercepts: dict[str, list[float]] = {ours.name: [], theirs.name: []}
     for _ in range(reps):
         for figure, check in ((ours, ours_check), (theirs, theirs_check)):
-            slope, intercept = measure(check, COUNTS)
+            slope, intercept = measure(check, counts)
             figure.samples.append(slope)
             intercepts[figure.name].append(intercept)
     for figure in (ours, theirs):
         start = sorted(intercepts[figure.name])[len(intercepts[figure.name]) // 2]
         figure.note = (
-            f"N = {', '.join(map(str, COUNTS))} tests in one process, least-squares slope; "
+            f"N = {', '.join(map(str, counts))} tests in one process, least-squares slope; "
             f"fixed cost (intercept) {human(start)}"
         )
     return [ours, theirs]

@@ -20,6 +20,8 @@ class Figure:
     note: str = ""
     # Name of the figure this one is compared with (the report shows median / its median).
     baseline: str = ""
+    # The series (= device ABI) measured; the baseline is a figure of the same series.
+    series: str = ""
 
     @property
     def median(self) -> float:
@@ -32,8 +34,24 @@ class Figure:
 
     def as_dict(self) -> dict[str, object]:
         out = asdict(self)
-        out.update(median=self.median, spread=self.spread, reps=len(self.samples))
+        if self.samples:
+            out.update(median=self.median, spread=self.spread, reps=len(self.samples))
         return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Figure:
+        """The figure `as_dict` wrote (its summary fields are recomputed, not read)."""
+        samples = data.get("samples", [])
+        if not isinstance(samples, list):
+            raise ValueError(f"figure {data.get('name')!r}: samples is not a list")
+        return cls(
+            group=str(data["group"]),
+            name=str(data["name"]),
+            samples=[float(x) for x in samples],
+            note=str(data.get("note", "")),
+            baseline=str(data.get("baseline", "")),
+            series=str(data.get("series", "")),
+        )
 
 
 def timed(action: Callable[[], object]) -> float:

@@ -197,6 +197,18 @@ def needs_configure(build_dir: Path, wanted: dict[str, object]) -> bool:
         return True
 
 
+def configured_source(build_dir: Path) -> Path | None:
+    """The QEMU tree `build_dir` was configured from (its marker), or None if the toolkit
+    did not configure it or the configure did not finish."""
+    try:
+        marker = json.loads((build_dir / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(marker, dict) or marker.get("incomplete") or "source" not in marker:
+        return None
+    return Path(marker["source"])
+
+
 def configure(
     src: Path,
     build_dir: Path,

@@ -37,3 +37,6 @@ class AbiDeclaration:
     lock_survives_reset: bool
     # Whether an image armed before the lock still applies at the next cold reset.
     armed_image_applies_when_locked: bool
+    # The trace event (hw/misc/trace-events) that reports an applied image, formatted
+    # "addr 0x<hex> size 0x<hex> in <n> us": what the device's copy took.
+    applied_trace: str

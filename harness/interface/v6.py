@@ -80,4 +80,5 @@ ABI = AbiDeclaration(
     resize_property=RESIZE_PROPERTY,
     lock_survives_reset=False,
     armed_image_applies_when_locked=False,
+    applied_trace="vmfwupdate_update_applied",
 )

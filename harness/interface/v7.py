@@ -98,4 +98,5 @@ ABI = AbiDeclaration(
     resize_property=RESIZE_PROPERTY,
     lock_survives_reset=True,
     armed_image_applies_when_locked=True,
+    applied_trace="vmfwupdate_image_applied",
 )

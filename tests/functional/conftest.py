@@ -18,7 +18,8 @@ Layout: flows/ are the ABI-neutral flows, run once per device ABI (the `abi`
 parameter, like `machine` and `accel`) through the ABI's device view, each on
 the QEMU built from that ABI's series; abi_v6/ and abi_v7/ are each layout's
 own checks (v6: the five files; v7: the structure, its status codes, the
-one-boot trial); driver/ tests the driver and the agent console.
+one-boot trial); driver/ tests the driver and the agent console; bench_smoke/
+runs every benchmark group of bench/ once, smallest sizes, per ABI.
 
 Markers: tests mark their core checks `core`; `quick` is set on the core
 checks that do not use KVM (the quick run stays under a minute) and `slow` on
@@ -53,6 +54,9 @@ from harness.workdir import Workdir  # noqa: E402
 LOG_DIRS = pytest.StashKey[list[Path]]()
 HERE = Path(__file__).resolve().parent
 FLOWS = HERE / "flows"
+# The smoke run of every benchmark group (bench/), once per ABI like the flows.
+BENCH_SMOKE = HERE / "bench_smoke"
+PER_ABI = (FLOWS, BENCH_SMOKE)
 ABI_DIR_PREFIX = "abi_"
 DRIVER_DIR = "driver"
 DRIVER_ABI = v6.NAME
@@ -124,8 +128,10 @@ def _accels(config: pytest.Config) -> list[str]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    # The ABI-neutral flows (flows/) run once per device ABI, through its device view.
-    if "abi" in metafunc.fixturenames and FLOWS in Path(str(metafunc.definition.path)).parents:
+    # The ABI-neutral flows (flows/) run once per device ABI, through its device view; so
+    # does the benchmarks' smoke run (bench_smoke/).
+    parents = Path(str(metafunc.definition.path)).parents
+    if "abi" in metafunc.fixturenames and any(d in parents for d in PER_ABI):
         choice = metafunc.config.getoption("--abi")
         metafunc.parametrize("abi", list(ABI_NAMES) if choice == "all" else [choice])
     if "machine" in metafunc.fixturenames:

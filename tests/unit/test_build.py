@@ -72,6 +72,15 @@ def test_needs_configure(tmp_path: Path) -> None:
     assert qemu.needs_configure(tmp_path, {"source": "/other", "args": ["--a"]})
 
 
+def test_configured_source_reads_the_marker(tmp_path: Path) -> None:
+    assert qemu.configured_source(tmp_path) is None
+    wanted = {"source": "/src/qemu", "args": ["--a"]}
+    (tmp_path / qemu.MARKER).write_text(json.dumps({**wanted, "incomplete": True}))
+    assert qemu.configured_source(tmp_path) is None
+    (tmp_path / qemu.MARKER).write_text(json.dumps(wanted))
+    assert qemu.configured_source(tmp_path) == Path("/src/qemu")
+
+
 def test_foreign_build_dir_is_not_wiped(tmp_path: Path) -> None:
     build_dir = tmp_path / "build"
     build_dir.mkdir()

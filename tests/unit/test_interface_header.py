@@ -6,6 +6,7 @@ so a change to either side that the other does not follow fails here.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from harness.interface.abis import ABIS
 from harness.interface.declaration import AbiDeclaration
 from harness.interface.hostile_worlds import WORLDS
+from harness.interface.trace import AppliedImage, applied_images
 from harness.interface.views import VIEWS
 from harness.tree.patchfile import series_files
 from harness.tree.series_header import c_defines, file_from_series
@@ -87,3 +89,29 @@ def test_header_reader_applies_later_hunks(tmp_path: Path) -> None:
 def test_every_abi_has_a_device_view_and_a_hostile_model() -> None:
     assert set(VIEWS) == set(ABIS)
     assert set(WORLDS) == set(ABIS)
+
+
+def trace_format(abi: AbiDeclaration) -> str:
+    """The printf format of the ABI's applied-image event, as its series adds it to
+    hw/misc/trace-events (C string pieces joined, PRIx64/PRId64 as x/d)."""
+    prefix = f"+{abi.applied_trace}("
+    for patch in series_files(series_dir(abi)):
+        for line in patch.read_text(encoding="utf-8").splitlines():
+            if line.startswith(prefix):
+                literal = line[line.index(")") + 1 :].strip()
+                joined = re.sub(r'"\s*PRI([xd])64\s*"', r"\1", literal)
+                return joined.removeprefix('"').removesuffix('"')
+    raise AssertionError(f"{abi.name}: no patch adds the trace event {abi.applied_trace}")
+
+
+@pytest.mark.parametrize("name", list(ABIS))
+def test_applied_trace_reads_the_series_event(name: str) -> None:
+    abi = ABIS[name]
+    line = f"4242@1700000000.000001:{abi.applied_trace} " + trace_format(abi) % (
+        0x1000000,
+        0x40000,
+        1234,
+    )
+    assert applied_images(abi, f"other line\n{line}\n") == [
+        AppliedImage(0x1000000, 0x40000, 1234e-6)
+    ]
