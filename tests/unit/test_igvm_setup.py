@@ -4,12 +4,14 @@ made by the pinned igvm-wrap."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -175,7 +177,19 @@ def test_setup_without_cargo_says_what_to_install(tmp_path: Path) -> None:
     (repo / "scripts").mkdir()
     shutil.copy2(REPO / "scripts" / "setup", repo / "scripts" / "setup")
     shutil.copy2(REPO / "pyproject.toml", repo / "pyproject.toml")
-    (repo / ".venv").symlink_to(REPO / ".venv")  # the same venv: up to date, no pip run
+    # A venv of the copy's own whose python runs this one's, with a stamp that says it is
+    # up to date: set-up runs no pip, and nothing it does can reach this checkout's venv.
+    bin_dir = repo / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    python = bin_dir / "python"
+    guard = '[ "$1 $2" = "-m pip" ] && { echo "no pip in this test" >&2; exit 99; }'
+    python.write_text(f'#!/bin/sh\n{guard}\nexec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    version = subprocess.run(
+        [str(python), "-V"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    digest = hashlib.sha256((repo / "pyproject.toml").read_bytes()).hexdigest()
+    (repo / ".venv" / ".vmfwupdate-setup").write_text(f"{digest} {version}\n")
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path / "home"),
@@ -186,6 +200,7 @@ def test_setup_without_cargo_says_what_to_install(tmp_path: Path) -> None:
     setup = ["bash", str(repo / "scripts" / "setup")]
     proc = subprocess.run(setup, env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Python environment" in proc.stdout and "up to date" in proc.stdout, proc.stdout
     assert "setup: error: cargo (Rust) not found" in proc.stderr
     assert f"what to do: install Rust {igvm.MIN_RUST} or newer with rustup" in proc.stderr
     assert "setup: done" not in proc.stdout
