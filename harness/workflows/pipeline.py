@@ -208,10 +208,9 @@ def test_series(
         in_tree = StepResult("in-tree", "SKIP", time.monotonic() - start, f"{why}: nothing ran")
     in_tree.name = prefix + in_tree.name
     results.append(in_tree)
-    functional = workdir.repo / "tests" / "functional"
     if args.skip_functional:
         results.append(StepResult(prefix + "functional", "SKIP", 0.0, "--skip-functional given"))
-    elif not has_tests(functional):
+    elif not has_tests(workdir.repo / "tests" / "functional"):
         results.append(
             StepResult(prefix + "functional", "SKIP", 0.0, "tests/functional has no tests yet")
         )
