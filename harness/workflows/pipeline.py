@@ -106,7 +106,10 @@ def check(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
             logger.info("==> unit")
             start = time.monotonic()
             try:
-                results.append(run_pytest(runner, workdir, "unit", "tests/unit", []))
+                # on one worker per CPU, as the functional step: several tests run pytest,
+                # git or a compiler in a process of their own and mostly wait on it
+                unit = run_pytest(runner, workdir, "unit", "tests/unit", workers.pytest_args(None))
+                results.append(unit)
             except KeyboardInterrupt:
                 results.append(interrupted("unit", start))
                 raise
