@@ -19,7 +19,8 @@ parameter, like `machine` and `accel`) through the ABI's device view, each on
 the QEMU built from that ABI's series; abi_v6/ and abi_v7/ are each layout's
 own checks (v6: the five files; v7: the structure, its status codes, the
 one-boot trial); driver/ tests the driver and the agent console; bench_smoke/
-runs every benchmark group of bench/ once, smallest sizes, per ABI.
+runs every benchmark group of bench/ once, smallest sizes, per ABI; toolkit/ runs the
+toolkit's own commands on the built binary (any ABI chosen).
 
 Markers: tests mark their core checks `core`; `quick` is set on the core
 checks that do not use KVM (the quick run stays under a minute) and `slow` on
