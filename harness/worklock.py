@@ -4,8 +4,12 @@ on each other.
 A command that changes the series' QEMU tree or a build (fetch, apply, export, build, the
 build phase of ``test``/``run``/``check``/``fuzz``, the in-tree suite) holds the lock alone
 (exclusive); a command that only runs the built binary (the test phase of ``test``, a
-``run`` session, a fuzz run) shares it, so two test runs go side by side but a build waits
-until no test uses the binary it would replace. A command that must wait says once which
+``run`` session, a fuzz run) shares it, so test runs with ``--no-build`` go side by side
+but a build waits until no test uses the binary it would replace. That build phase
+includes the incremental build that ``test`` and ``run`` start with: without
+``--no-build``, a second ``test`` waits until the first one's tests end, then runs its
+own (measured: two ``test -k`` at once run one after the other, both pass, each with its
+own log directory). A command that must wait says once which
 vmfwupdate process holds the lock (pid and command line, read from ``/proc/locks``) and
 waits; Ctrl-C stops the wait.
 
