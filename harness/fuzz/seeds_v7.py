@@ -103,10 +103,11 @@ def structure_writes() -> list[tuple[Status, str, tuple[Fields, ...]]]:
             for what, control in (
                 ("unknown-bits", ROM | UNKNOWN_CONTROL),
                 ("two-formats", ROM | FORMAT_IGVM),
-                ("igvm-not-offered", FORMAT_IGVM),
                 ("image-without-format", 0),
             )
         ),
+        # the bytes of the ROM image seed are no IGVM file (every build profile has IGVM)
+        (Status.LOAD_FAIL, "igvm-not-a-file", (replace(update, control=FORMAT_IGVM),)),
         *(
             (Status.BAD_SIZE, what, (replace(update, fw_image_size=size),))
             for what, size in (

@@ -13,7 +13,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 from harness.interface.declaration import AbiDeclaration, DeviceFile
-from harness.platform import FIRMWARE_TOP, KIB, LOW_MEMORY_END
+from harness.platform import FIRMWARE_TOP, KIB, LOW_MEMORY_END, MIB
 
 NAME = "v7"
 HEADER = "include/hw/misc/vmfwupdate.h"
@@ -61,10 +61,17 @@ class Status(IntEnum):
     BAD_SIZE = 6
     BAD_RANGE = 7
     APPLY_FAIL = 8
+    BAD_LAYOUT = 9
 
 
 # A ROM image's size must be a non-zero multiple of this.
 GRANULE = 64 * KIB
+# The largest ROM region that the -device property ROM_MAX_SIZE_PROPERTY can ask for.
+ROM_MAX_SIZE = 16 * MIB
+ROM_MAX_SIZE_PROPERTY = "rom-max-size"
+# The largest IGVM image by default, and the -device property that sets it.
+IGVM_MAX_SIZE = 128 * MIB
+IGVM_MAX_SIZE_PROPERTY = "igvm-max-size"
 REGION_TOP = FIRMWARE_TOP
 LOW_ALIAS_SIZE = 128 * KIB
 LOW_ALIAS_END = LOW_MEMORY_END
@@ -83,6 +90,8 @@ HEADER_DEFINES: dict[str, str | int] = {
     "VMFWUPDATE_CTL_DISABLE": CTL_DISABLE,
     "VMFWUPDATE_CTL_HOST_FW": CTL_HOST_FW,
     "VMFWUPDATE_ROM_SIZE_ALIGN": GRANULE,
+    "VMFWUPDATE_ROM_MAX_SIZE": ROM_MAX_SIZE,
+    "VMFWUPDATE_IGVM_MAX_SIZE": IGVM_MAX_SIZE,
     **{f"VMFWUPDATE_STATUS_{status.name}": status.value for status in Status},
 }
 

@@ -2,7 +2,9 @@
 
 Pure logic, no QEMU, in the order of the interface text: a write is checked
 for BAD_WRITE, DISABLED, BAD_CONTROL, BAD_SIZE, BAD_RANGE (image, then
-opaque) and stops at the first failure, changing only `status`; a cold reset
+opaque) and stops at the first failure, changing only `status`. The model
+knows no IGVM file: an IGVM image that passes the size and range rules is
+LOAD_FAIL, which is what the bytes a hostile guest arms always get. A cold reset
 applies an armed image (or fails with APPLY_FAIL), or restores the host's
 firmware when CTL_HOST_FW is set without an image. The functional tests and
 the hostile run predict what the guest reads back with it.
@@ -20,15 +22,15 @@ from harness.interface.v7 import (
     CTL_DISABLE,
     CTL_HOST_FW,
     FILE_SIZE,
+    FORMAT_IGVM,
     FORMAT_MASK,
     FORMAT_PLATFORM_ROM,
     GRANULE,
+    IGVM_MAX_SIZE,
     Status,
 )
 from harness.interface.v7_struct import Fields
 
-# The formats this series offers (never FORMAT_IGVM).
-OFFERED_FORMATS = FORMAT_PLATFORM_ROM
 CONTROL_BITS = CTL_DISABLE | CTL_HOST_FW
 
 
@@ -51,13 +53,16 @@ class V7Model:
     """The state in effect of a v7 device (`fields`) and its rules.
 
     `ram` is guest RAM; `rewritten` are the ranges -device loader writes at
-    reset, which an image may not overlap.
+    reset, which an image may not overlap. `igvm`: FORMAT_IGVM is offered
+    (QEMU built with IGVM support, as every build profile is).
     """
 
     rom_size: int
     ram: RamMap
     rom_resize: bool = True
     rewritten: tuple[tuple[int, int], ...] = ()
+    igvm: bool = True
+    igvm_max_size: int = IGVM_MAX_SIZE
     fields: Fields = field(default_factory=Fields)
     # The firmware running is a one-boot trial the guest has not committed: if it arms
     # another trial that then fails to apply, the restore that was due still happens.
@@ -71,8 +76,12 @@ class V7Model:
         )
 
     @property
+    def offered_formats(self) -> int:
+        return FORMAT_PLATFORM_ROM | (FORMAT_IGVM if self.igvm else 0)
+
+    @property
     def capabilities(self) -> int:
-        return OFFERED_FORMATS | (CAP_ROM_RESIZE if self.rom_resize else 0)
+        return self.offered_formats | (CAP_ROM_RESIZE if self.rom_resize else 0)
 
     @property
     def locked(self) -> bool:
@@ -91,7 +100,7 @@ class V7Model:
         formats = w.control & FORMAT_MASK
         if w.control & ~(FORMAT_MASK | CONTROL_BITS):
             return False
-        if formats & (formats - 1) or formats & ~OFFERED_FORMATS:
+        if formats & (formats - 1) or formats & ~self.offered_formats:
             return False
         return bool(formats) or not (w.fw_image_addr or w.fw_image_size)
 
@@ -119,6 +128,12 @@ class V7Model:
                 return Status.BAD_SIZE
             if not self.check_range(w.fw_image_addr, w.fw_image_size):
                 return Status.BAD_RANGE
+        if w.control & FORMAT_IGVM:
+            if not 0 < w.fw_image_size <= self.igvm_max_size:
+                return Status.BAD_SIZE
+            if not self.check_range(w.fw_image_addr, w.fw_image_size):
+                return Status.BAD_RANGE
+            return Status.LOAD_FAIL
         if wraps(w.opaque_addr, w.opaque_size):
             return Status.BAD_RANGE
         return Status.OK

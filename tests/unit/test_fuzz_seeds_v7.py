@@ -26,9 +26,11 @@ RAM = RamMap.of([(0, VGA_HOLE), (LOW_MEMORY_END, 128 * MIB)])
 ROM_SIZE = 256 * KIB
 # The seeds that write nothing.
 READS = {"dir-io", "read-io", "read-dma"}
-# The statuses a write can leave (the others are reserved or a reset's).
+# The statuses a write can leave (the others are reserved or a reset's), but BAD_LAYOUT,
+# which needs a valid IGVM file in guest RAM: no seed places one yet.
 WRITE_STATUSES = {
     Status.OK,
+    Status.LOAD_FAIL,
     Status.DISABLED,
     Status.BAD_WRITE,
     Status.BAD_CONTROL,

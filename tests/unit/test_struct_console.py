@@ -79,7 +79,7 @@ def test_decode_names_the_fields_of_a_read(
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "0x00 version       0x1"
     assert "0x02 status        0x0  OK" in out
-    assert "0x08 capabilities  0x200000001  FORMAT_PLATFORM_ROM|CAP_ROM_RESIZE" in out
+    assert "0x08 capabilities  0x300000001  FORMAT_IGVM|FORMAT_PLATFORM_ROM|CAP_ROM_RESIZE" in out
     assert "0x10 control       0x200000001  FORMAT_PLATFORM_ROM|CTL_DISABLE" in out
     assert f"0x38 fw_rom_size   0x{ROM:x}  256 KiB" in out
     assert len(out) == len(v7.FIELDS)

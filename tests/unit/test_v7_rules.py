@@ -16,6 +16,7 @@ from harness.interface.v7 import (
     FORMAT_IGVM,
     FORMAT_PLATFORM_ROM,
     GRANULE,
+    IGVM_MAX_SIZE,
     Status,
 )
 from harness.interface.v7_rules import ResetOutcome, V7Model, wraps
@@ -73,13 +74,16 @@ def test_unpack_wants_the_whole_structure() -> None:
 def test_bit_values_are_upstreams() -> None:
     assert (FORMAT_IGVM, FORMAT_PLATFORM_ROM) == (1 << 32, 1 << 33)
     assert (CTL_DISABLE, CTL_HOST_FW, CAP_ROM_RESIZE) == (1, 2, 1)
-    assert [s.value for s in Status] == list(range(9))
+    assert [s.value for s in Status] == list(range(10))
 
 
 def test_initial_state() -> None:
     m = model()
-    assert m.fields == Fields(capabilities=ROM | CAP_ROM_RESIZE, fw_rom_size=ROM_SIZE)
-    assert model(rom_resize=False).fields.capabilities == ROM
+    assert m.fields == Fields(
+        capabilities=ROM | FORMAT_IGVM | CAP_ROM_RESIZE, fw_rom_size=ROM_SIZE
+    )
+    assert model(rom_resize=False).fields.capabilities == ROM | FORMAT_IGVM
+    assert model(igvm=False).fields.capabilities == ROM | CAP_ROM_RESIZE
 
 
 @pytest.mark.parametrize(
@@ -109,7 +113,6 @@ def test_lock_comes_after_bad_write_and_before_everything_else() -> None:
     [
         (1 << 2, 0, 0),
         (ROM | 1 << 31, IMAGE_AT, ROM_SIZE),
-        (FORMAT_IGVM, IMAGE_AT, ROM_SIZE),
         (1 << 63, IMAGE_AT, ROM_SIZE),
         (ROM | FORMAT_IGVM, IMAGE_AT, ROM_SIZE),
         (0, IMAGE_AT, 0),
@@ -119,6 +122,27 @@ def test_lock_comes_after_bad_write_and_before_everything_else() -> None:
 )
 def test_bad_control(control: int, addr: int, size: int) -> None:
     assert guest_write(model(), control, addr, size) is Status.BAD_CONTROL
+
+
+def test_igvm_not_offered_without_igvm_support() -> None:
+    assert guest_write(model(igvm=False), FORMAT_IGVM, IMAGE_AT, ROM_SIZE) is Status.BAD_CONTROL
+
+
+@pytest.mark.parametrize(
+    ("addr", "size", "status"),
+    [
+        (IMAGE_AT, 0, Status.BAD_SIZE),
+        (IMAGE_AT, IGVM_MAX_SIZE + 1, Status.BAD_SIZE),
+        (0, 4 * KIB, Status.BAD_RANGE),
+        (LOADER[0], 4 * KIB, Status.BAD_RANGE),
+        (IMAGE_AT, 4 * KIB + 3, Status.LOAD_FAIL),
+    ],
+    ids=["zero", "over-max", "address-0", "loader", "not-igvm"],
+)
+def test_igvm_checks_in_order(addr: int, size: int, status: Status) -> None:
+    m = model()
+    assert guest_write(m, FORMAT_IGVM, addr, size) is status
+    assert m.fields.control == 0
 
 
 @pytest.mark.parametrize("size", [0, 4 * KIB, GRANULE + 1, ROM_SIZE + GRANULE, 1 << 63], ids=str)
