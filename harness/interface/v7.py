@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from harness.interface.declaration import AbiDeclaration, DeviceFile
-from harness.platform import FIRMWARE_TOP, KIB, LOW_MEMORY_END
+from harness.interface.declaration import AbiDeclaration, DeviceFile, RomRoom
+from harness.platform import FIRMWARE_TOP, KIB, LOW_MEMORY_END, MIB
 
 NAME = "v7"
 HEADER = "include/hw/misc/vmfwupdate.h"
@@ -70,6 +70,12 @@ LOW_ALIAS_SIZE = 128 * KIB
 LOW_ALIAS_END = LOW_MEMORY_END
 # The -device property that turns CAP_ROM_RESIZE off.
 RESIZE_PROPERTY = "rom-resize"
+# The -device property that gives a -bios guest room for a firmware larger than the host's
+# ROM: the region spans [4 GiB - value, 4 GiB) and fw_rom_size reads the value. It must be a
+# multiple of GRANULE and at most ROM_MAX_SIZE_LIMIT (harness.interface.declaration.RomRoom).
+ROM_MAX_SIZE_PROPERTY = "rom-max-size"
+ROM_MAX_SIZE_LIMIT = 16 * MIB
+ROM_ROOM = RomRoom(property=ROM_MAX_SIZE_PROPERTY, granule=GRANULE, limit=ROM_MAX_SIZE_LIMIT)
 
 HEADER_DEFINES: dict[str, str | int] = {
     "TYPE_VMFWUPDATE": "vmfwupdate",
@@ -98,5 +104,6 @@ ABI = AbiDeclaration(
     resize_property=RESIZE_PROPERTY,
     lock_survives_reset=True,
     armed_image_applies_when_locked=True,
+    rom_room=ROM_ROOM,
     applied_trace="vmfwupdate_image_applied",
 )
