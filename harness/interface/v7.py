@@ -89,6 +89,7 @@ HEADER_DEFINES: dict[str, str | int] = {
     "VMFWUPDATE_CTL_DISABLE": CTL_DISABLE,
     "VMFWUPDATE_CTL_HOST_FW": CTL_HOST_FW,
     "VMFWUPDATE_ROM_SIZE_ALIGN": GRANULE,
+    "VMFWUPDATE_ROM_MAX_SIZE": ROM_MAX_SIZE_LIMIT,
     **{f"VMFWUPDATE_STATUS_{status.name}": status.value for status in Status},
 }
 
