@@ -51,6 +51,11 @@ class DeviceView(Protocol):
 
     def state(self) -> DeviceState: ...
 
+    def region_size(self) -> int | None:
+        """The firmware region's size as the device reports it (the largest image it takes),
+        or None where the ABI does not report it (v6: the region is the -bios image's size)."""
+        ...
+
     def arm(self, addr: int, size: int) -> DeviceState:
         """Arm the image of `size` bytes the guest placed at `addr` for the next cold reset."""
         ...

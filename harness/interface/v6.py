@@ -80,5 +80,7 @@ ABI = AbiDeclaration(
     resize_property=RESIZE_PROPERTY,
     lock_survives_reset=False,
     armed_image_applies_when_locked=False,
+    # The five files have no such property: the region is the host's ROM (issue 24).
+    rom_room=None,
     applied_trace="vmfwupdate_update_applied",
 )

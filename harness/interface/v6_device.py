@@ -47,6 +47,10 @@ class V6Device:
     def capabilities(self) -> Capabilities:
         return Capabilities(resize=bool(self.agent.readq(v6.CAP) & v6.CAP_BIOS_RESIZE))
 
+    def region_size(self) -> None:
+        """v6 does not report it: bios-size is the size of the image in effect."""
+        return None
+
     def state(self) -> DeviceState:
         files = self.files()
         return DeviceState(

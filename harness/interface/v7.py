@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from harness.interface.declaration import AbiDeclaration, DeviceFile
+from harness.interface.declaration import AbiDeclaration, DeviceFile, RomRoom
 from harness.platform import FIRMWARE_TOP, KIB, LOW_MEMORY_END, MIB
 
 NAME = "v7"
@@ -66,9 +66,6 @@ class Status(IntEnum):
 
 # A ROM image's size must be a non-zero multiple of this.
 GRANULE = 64 * KIB
-# The largest ROM region that the -device property ROM_MAX_SIZE_PROPERTY can ask for.
-ROM_MAX_SIZE = 16 * MIB
-ROM_MAX_SIZE_PROPERTY = "rom-max-size"
 # The largest IGVM image by default, and the -device property that sets it.
 IGVM_MAX_SIZE = 128 * MIB
 IGVM_MAX_SIZE_PROPERTY = "igvm-max-size"
@@ -77,6 +74,12 @@ LOW_ALIAS_SIZE = 128 * KIB
 LOW_ALIAS_END = LOW_MEMORY_END
 # The -device property that turns CAP_ROM_RESIZE off.
 RESIZE_PROPERTY = "rom-resize"
+# The -device property that gives a -bios guest room for a firmware larger than the host's
+# ROM: the region spans [4 GiB - value, 4 GiB) and fw_rom_size reads the value. It must be a
+# multiple of GRANULE and at most ROM_MAX_SIZE_LIMIT (harness.interface.declaration.RomRoom).
+ROM_MAX_SIZE_PROPERTY = "rom-max-size"
+ROM_MAX_SIZE_LIMIT = 16 * MIB
+ROM_ROOM = RomRoom(property=ROM_MAX_SIZE_PROPERTY, granule=GRANULE, limit=ROM_MAX_SIZE_LIMIT)
 
 HEADER_DEFINES: dict[str, str | int] = {
     "TYPE_VMFWUPDATE": "vmfwupdate",
@@ -90,7 +93,7 @@ HEADER_DEFINES: dict[str, str | int] = {
     "VMFWUPDATE_CTL_DISABLE": CTL_DISABLE,
     "VMFWUPDATE_CTL_HOST_FW": CTL_HOST_FW,
     "VMFWUPDATE_ROM_SIZE_ALIGN": GRANULE,
-    "VMFWUPDATE_ROM_MAX_SIZE": ROM_MAX_SIZE,
+    "VMFWUPDATE_ROM_MAX_SIZE": ROM_MAX_SIZE_LIMIT,
     "VMFWUPDATE_IGVM_MAX_SIZE": IGVM_MAX_SIZE,
     **{f"VMFWUPDATE_STATUS_{status.name}": status.value for status in Status},
 }
@@ -107,5 +110,6 @@ ABI = AbiDeclaration(
     resize_property=RESIZE_PROPERTY,
     lock_survives_reset=True,
     armed_image_applies_when_locked=True,
+    rom_room=ROM_ROOM,
     applied_trace="vmfwupdate_image_applied",
 )

@@ -53,6 +53,10 @@ class V7Device:
     def capabilities(self) -> Capabilities:
         return Capabilities(resize=bool(self.read().capabilities & v7.CAP_ROM_RESIZE))
 
+    def region_size(self) -> int:
+        """fw_rom_size: the host's ROM, or the room given with `rom-max-size`."""
+        return self.read().fw_rom_size
+
     def state(self) -> DeviceState:
         f = self.read()
         armed = bool(f.control & v7.FORMAT_PLATFORM_ROM)

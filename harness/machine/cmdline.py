@@ -7,6 +7,7 @@ the exact command it ran.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,33 @@ ACCELS = ("tcg", "kvm")
 
 # isa-debug-exit: the guest writes a value v to this port, QEMU exits (v << 1) | 1.
 DEBUG_EXIT_IOBASE = 0xF4
+
+
+# QEMU's size suffixes (qemu_strtosz), largest first: what `size_text` writes.
+SIZE_SUFFIXES = (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10))
+
+
+def size_text(size: int) -> str:
+    """A size as a user writes it on QEMU's command line: 4194304 -> "4M", 98304 -> "96K"."""
+    if size < 0:
+        raise ValueError(f"a size is not negative: {size}")
+    for suffix, unit in SIZE_SUFFIXES:
+        if size and size % unit == 0:
+            return f"{size // unit}{suffix}"
+    return str(size)
+
+
+def device_driver(spec: str) -> str:
+    """The driver of a -device argument: "vmfwupdate,rom-resize=off" -> "vmfwupdate"."""
+    return spec.split(",", 1)[0]
+
+
+def device_arg(spec: str, props: Mapping[str, str]) -> str:
+    """The -device argument `spec` (a driver, or a driver with properties) with `props` added."""
+    for name, value in props.items():
+        if not name or any(c in name for c in ",=") or "," in value:
+            raise ValueError(f"-device property {name}={value} cannot be written in {spec!r}")
+    return ",".join((spec, *(f"{name}={value}" for name, value in props.items())))
 
 
 @dataclass(frozen=True)

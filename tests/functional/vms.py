@@ -16,9 +16,18 @@ import pytest
 from harness.build.agent_image import build_agent
 from harness.errors import VMError
 from harness.guest.agent_client import AgentClient, Banner
+from harness.interface.abis import abi as abi_declaration
+from harness.interface.declaration import RomRoom
 from harness.interface.device import DeviceView
 from harness.interface.views import device_view
-from harness.machine.cmdline import DEVICE, FwCfgBlob, VMConfig
+from harness.machine.cmdline import (
+    DEVICE,
+    FwCfgBlob,
+    VMConfig,
+    device_arg,
+    device_driver,
+    size_text,
+)
 from harness.machine.host import kvm_flavour
 from harness.machine.vm import VM
 from harness.platform import KIB, MIB
@@ -28,6 +37,28 @@ PVM_MAX_IMAGE = 1 * MIB
 # The agent image a test boots unless it says otherwise.
 DEFAULT_IMAGE_SIZE = 256 * KIB
 STAGE1 = "stage1"
+
+
+def rom_room(abi: str) -> RomRoom:
+    """The room ABI `abi` declares for a firmware larger than the host's ROM; a test that
+    needs it is skipped, with the reason, on an ABI without one (v6)."""
+    room = abi_declaration(abi).rom_room
+    if room is None:
+        pytest.skip(
+            f"the {abi} device has no room for a firmware larger than the host's -bios ROM "
+            f"(its ABI declaration has no rom_room: no such -device property)"
+        )
+    return room
+
+
+def with_room(abi: str, devices: tuple[str, ...], rom_max_size: int) -> tuple[str, ...]:
+    """`devices` with the room property of ABI `abi` set to `rom_max_size` on the device
+    under test, written as a user would ("4M"); skips where the ABI has no room."""
+    room = rom_room(abi)
+    if DEVICE not in map(device_driver, devices):
+        raise ValueError(f"no -device {DEVICE} in {devices} to give {room.property}")
+    prop = {room.property: size_text(rom_max_size)}
+    return tuple(device_arg(d, prop) if device_driver(d) == DEVICE else d for d in devices)
 
 
 class Payloads:
@@ -132,8 +163,13 @@ class Booter:
         identity: str = STAGE1,
         blobs: dict[str, Path] | None = None,
         devices: tuple[str, ...] = (DEVICE,),
+        rom_max_size: int | None = None,
         **kw: object,
     ) -> Booted:
+        """Boot the agent of `size` bytes; `rom_max_size`: with that much room for firmware
+        (the ABI's room property on the device; the test is skipped on an ABI without)."""
+        if rom_max_size is not None:
+            devices = with_room(self.abi, devices, rom_max_size)
         largest = max([size, *(p.stat().st_size for p in (blobs or {}).values())])
         if self.accel == "kvm" and largest > PVM_MAX_IMAGE and kvm_flavour() == "pvm":
             pytest.skip(

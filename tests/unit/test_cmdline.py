@@ -86,3 +86,35 @@ def test_accel_options_join_the_accelerator() -> None:
     cfg = c.VMConfig(qemu_bin=Path("/q"), accel="tcg", accel_opts=("tb-size=4",))
     args = c.build_args(cfg, c.fd_wiring(3, 4), None)
     assert args[args.index("-accel") + 1] == "tcg,tb-size=4"
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [
+        (4 * 1024 * 1024, "4M"),
+        (96 * 1024, "96K"),
+        (32 * 1024 * 1024, "32M"),
+        (1 << 30, "1G"),
+        (1536 * 1024, "1536K"),
+        (1000, "1000"),
+        (0, "0"),
+    ],
+)
+def test_size_text_is_what_a_user_types(size: int, text: str) -> None:
+    assert c.size_text(size) == text
+
+
+def test_size_text_refuses_a_negative_size() -> None:
+    with pytest.raises(ValueError):
+        c.size_text(-1)
+
+
+def test_device_arg_adds_properties() -> None:
+    assert c.device_arg(c.DEVICE, {"rom-max-size": "4M"}) == "vmfwupdate,rom-max-size=4M"
+    both = c.device_arg("vmfwupdate,rom-resize=off", {"rom-max-size": "4M", "disable": "on"})
+    assert both == "vmfwupdate,rom-resize=off,rom-max-size=4M,disable=on"
+    assert c.device_driver(both) == c.DEVICE
+    assert c.device_driver("loader") == "loader"
+    for bad in ({"a,b": "1"}, {"a=b": "1"}, {"": "1"}, {"a": "1,2"}):
+        with pytest.raises(ValueError):
+            c.device_arg(c.DEVICE, bad)

@@ -1,19 +1,29 @@
 """The v7 one-boot trial, seen from the guest: CTL_HOST_FW with an image runs it for one
 boot, during which control reads CTL_HOST_FW; the next cold reset brings the host's -bios
 image back, unless the trial firmware commits itself; CTL_HOST_FW alone restores; a due
-restore survives live migration."""
+restore survives live migration; OVMF on trial on a SeaBIOS-sized host with room for it
+(`rom-max-size`) boots, and the cold reset after it brings the agent back, the room zero."""
 
 from __future__ import annotations
 
 import pytest
 from checks import STAGE2, STAGE2_BLOB, assert_runs, load, reset
+from firmware import (
+    BLOB,
+    OVMF,
+    OVMF_DEADLINE,
+    assert_region_holds,
+    banner_after_other_firmware,
+    firmware,
+    wait_ovmf_boot_manager,
+)
 from migration import Migrator
-from vms import STAGE1, Booted, Booter
+from vms import DEFAULT_IMAGE_SIZE, STAGE1, Booted, Booter, Payloads, VMFactory
 
 from harness.guest.protocol import HOST_RESET_METHOD, LOAD_ADDR, RESET_METHODS
 from harness.interface.v7 import CTL_DISABLE, CTL_HOST_FW, FORMAT_PLATFORM_ROM, Status
 from harness.interface.v7_device import V7Device
-from harness.platform import KIB
+from harness.platform import KIB, MIB
 
 REGION = 256 * KIB
 IMAGE = 128 * KIB
@@ -90,3 +100,36 @@ def test_due_restore_survives_migration(boot: Booter, migrator: Migrator) -> Non
     assert moved_dev.read().control == CTL_HOST_FW
     assert_runs(reset(moved.vm, HOST_RESET_METHOD).banner, b.image, STAGE1)
     assert moved_dev.read().control == 0
+
+
+ROOM = 4 * MIB
+
+
+# TCG only, as the other OVMF flows (flows/test_real_firmware.py): PVM's KVM runs firmware
+# code at ~0.1 MB/s.
+def test_ovmf_trial_on_a_seabios_sized_host(
+    vms: VMFactory, payloads: Payloads, machine: str, abi: str
+) -> None:
+    ovmf = firmware(OVMF, "ovmf")
+    boot = vms.booter(payloads, machine, "tcg", abi)
+    b = boot(size=DEFAULT_IMAGE_SIZE, blobs={BLOB: ovmf}, rom_max_size=ROOM)
+    dev = b.device
+    assert isinstance(dev, V7Device)
+    host_fw = b.image.read_bytes()
+    assert dev.read().fw_rom_size == ROOM
+    loaded = load(b.agent, BLOB)
+    armed = dev.trial(LOAD_ADDR, loaded.size)
+    assert (armed.status, armed.fw_image_size) == (Status.OK, len(ovmf.read_bytes()))
+    b.vm.console.send_line("reset cf9")
+    b.vm.console.wait_line(r"resetting cf9", 10.0)
+    assert "Boot0" in wait_ovmf_boot_manager(b.vm)
+    assert_region_holds(b.vm, dev.abi, ovmf.read_bytes(), ROOM)
+    # The cold reset after OVMF's boot restores the host's firmware: the agent, the room
+    # below it zero again, nothing due.
+    mark = b.vm.qmp.mark()
+    b.vm.qmp.cmd("system_reset")
+    b.vm.qmp.wait_event("RESET", mark)
+    assert_runs(banner_after_other_firmware(b.vm, OVMF_DEADLINE), b.image, STAGE1)
+    assert_region_holds(b.vm, dev.abi, host_fw, ROOM)
+    after = dev.read()
+    assert (after.status, after.control, after.fw_rom_size) == (Status.OK, 0, ROOM)

@@ -1,17 +1,26 @@
-"""command-line errors: QEMU refuses bad configurations with a clear message, no abort."""
+"""command-line errors: QEMU refuses bad configurations with a clear message, no abort.
+
+Room for a bigger firmware (ABIs that declare a `rom_room`, v7's `rom-max-size`; skipped
+on the others): each value the device refuses, as a user types it, is refused with an
+error that names the property and the rule it breaks; a room equal to the host's ROM is
+accepted and adds nothing.
+"""
 
 from __future__ import annotations
 
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from vms import DEFAULT_IMAGE_SIZE, STAGE1, Booter, VMFactory
+from vms import DEFAULT_IMAGE_SIZE, STAGE1, Booter, VMFactory, rom_room, with_room
 
 from harness.interface.abis import abi as abi_declaration
-from harness.machine.cmdline import DEVICE
+from harness.interface.declaration import RoomRule
+from harness.machine.cmdline import DEVICE, device_arg
+from harness.platform import KIB, MIB
 
 # 128 + SIGABRT: QEMU aborted (an assertion) instead of refusing cleanly.
 SIGABRT_STATUS = 128 + 6
@@ -165,3 +174,66 @@ def test_confidential_guest(vms: VMFactory, boot: Booter, machine: str, accel: s
         machine_opts=("confidential-guest-support=cgs0",),
         extra_args=("-object", "sev-guest,id=cgs0,cbitpos=47,reduced-phys-bits=1"),
     )
+
+
+# How an error names each rule (the words of the interface text, or the number).
+ROOM_RULE_WORDS = {
+    RoomRule.NOT_A_MULTIPLE: r"multiple|align",
+    RoomRule.OVER_THE_LIMIT: r"16 ?MiB|16M\b|16777216|0x1000000",
+    RoomRule.BELOW_HOST_ROM: r"smaller|less than|at least|below",
+    RoomRule.WITHOUT_RESIZE: r"rom-resize",
+}
+
+
+@dataclass(frozen=True)
+class RoomCase:
+    """A room the device refuses: the host's ROM (the agent), the room, rom-resize."""
+
+    host_rom: int
+    rom_max_size: int
+    resize: bool = True
+
+
+# Each breaks exactly one rule (96K on a 64 KiB host: not "smaller than the host's ROM").
+ROOM_REFUSED = {
+    "96K-not-a-multiple": RoomCase(64 * KIB, 96 * KIB),
+    "32M-over-the-limit": RoomCase(DEFAULT_IMAGE_SIZE, 32 * MIB),
+    "128K-below-the-host": RoomCase(DEFAULT_IMAGE_SIZE, 128 * KIB),
+    "4M-rom-resize-off": RoomCase(DEFAULT_IMAGE_SIZE, 4 * MIB, resize=False),
+}
+
+
+@pytest.mark.usefixtures("device_present")
+@pytest.mark.parametrize("case", list(ROOM_REFUSED.values()), ids=list(ROOM_REFUSED))
+def test_room_refused(
+    vms: VMFactory, boot: Booter, machine: str, accel: str, abi: str, case: RoomCase
+) -> None:
+    room = rom_room(abi)
+    rules = room.refusals(case.rom_max_size, case.host_rom, case.resize)
+    assert len(rules) == 1, f"{case} breaks {rules}: one rule per case"
+    rule = rules[0]
+    resize = abi_declaration(abi).resize_property
+    devices = (DEVICE if case.resize else device_arg(DEVICE, {resize: "off"}),)
+    (device,) = with_room(abi, devices, case.rom_max_size)
+    stderr = expect_refusal(
+        vms,
+        machine,
+        accel,
+        re.escape(room.property),
+        bios=boot.image(case.host_rom, STAGE1),
+        devices=(device,),
+    )
+    # QEMU names the argument first ("-device vmfwupdate,rom-max-size=96K: "): the
+    # message after it must name the property and the rule by itself.
+    message = stderr.replace(f"-device {device}: ", "")
+    assert room.property in message, f"the error does not name {room.property}: {stderr}"
+    assert re.search(ROOM_RULE_WORDS[rule], message, re.IGNORECASE), (
+        f"the error does not say the rule ({rule.value}): {stderr}"
+    )
+
+
+@pytest.mark.usefixtures("device_present")
+def test_room_of_the_host_rom_size_adds_nothing(boot: Booter, abi: str) -> None:
+    b = boot(size=DEFAULT_IMAGE_SIZE, rom_max_size=DEFAULT_IMAGE_SIZE)
+    assert b.device.region_size() == DEFAULT_IMAGE_SIZE
+    assert b.banner.rom_size == DEFAULT_IMAGE_SIZE

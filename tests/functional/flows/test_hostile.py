@@ -11,6 +11,11 @@ firmware that boots is the one the model predicts (identity and CRC32).
 
 A failure prints the seed and the failing step; the same seed and count
 replay it exactly.
+
+On an ABI with room for a bigger firmware (a `rom_room`, v7's `rom-max-size`)
+the host gets ROOM and an image of that size is among the placed ones; the
+model takes the region's size from the device (`region_size`: fw_rom_size),
+so images up to it are armed and booted.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from checks import assert_runs, guest_ram, reset, status
 from vms import STAGE1, Booted, Booter
 
 from harness.guest.protocol import HOST_RESET_METHOD
+from harness.interface.abis import abi as abi_declaration
 from harness.interface.hostile import (
     NO_SUCH_FILE,
     OK,
@@ -51,6 +57,9 @@ IMAGES = (
     ("h128", 128 * KIB, 17 * MIB),
     ("h256", REGION, 18 * MIB),
 )
+# Room (where the ABI has it) and an image that fills it.
+ROOM = 2 * REGION
+ROOM_IMAGES = (("h512", ROOM, 19 * MIB),)
 LONG_OPS = 10_000
 
 
@@ -84,15 +93,24 @@ def setup_world(boot: Booter, tmp_path: Path, seed: int) -> World:
     ro_data = random.Random(7).randbytes(200)
     ro = tmp_path / "hostile-ro.bin"
     ro.write_bytes(ro_data)
-    paths = {ident: boot.image(size, ident) for ident, size, _ in IMAGES}
+    room = abi_declaration(boot.abi).rom_room is not None
+    placed = IMAGES + ROOM_IMAGES if room else IMAGES
+    paths = {ident: boot.image(size, ident) for ident, size, _ in placed}
     blobs = {f"opt/vmfwtest/{ident}": path for ident, path in paths.items()}
-    b = boot(size=REGION, identity=STAGE1, blobs={**blobs, READ_ONLY_FILE: ro})
+    b = boot(
+        size=REGION,
+        identity=STAGE1,
+        blobs={**blobs, READ_ONLY_FILE: ro},
+        rom_max_size=ROOM if room else None,
+    )
     assert_runs(b.banner, b.image, STAGE1)
     paths[STAGE1] = b.image
-    for ident, _, addr in IMAGES:
+    for ident, _, addr in placed:
         b.agent.load(f"opt/vmfwtest/{ident}", addr)
-    images = tuple(Image(ident, addr, size) for ident, size, addr in IMAGES)
-    model, ops = WORLDS[b.abi](guest_ram(b.vm), REGION, images, STAGE1, seed)
+    images = tuple(Image(ident, addr, size) for ident, size, addr in placed)
+    reported = b.device.region_size()
+    region = REGION if reported is None else reported
+    model, ops = WORLDS[b.abi](guest_ram(b.vm), region, images, STAGE1, seed)
     return World(b, model, ops, paths, ro_data)
 
 

@@ -7,18 +7,25 @@ running on the destination and is driven over the destination's console.
 (b) An update applied before the migration stays applied: a reset on the
 destination boots stage 2 again, not the -bios image (stage 1).
 (c) opaque and the disable latch survive.
+(d) Room for a bigger firmware (ABIs that declare a `rom_room`, v7's
+`rom-max-size`; skipped on the others): OVMF armed on a SeaBIOS-sized host
+with 4 MiB of room boots on a destination with the same room; a destination
+with other room refuses the migration and says that the device's state or
+memory is why. TCG only, as the other OVMF flows.
 """
 
 from __future__ import annotations
 
 import pytest
 from checks import STAGE2, STAGE2_BLOB, assert_runs, assert_staged, nonce, reset, status
+from firmware import BLOB, OVMF, assert_region_holds, firmware, wait_ovmf_boot_manager
 from migration import Migrator
 from test_reset_update import assert_state_after_update
-from vms import STAGE1, Booter
+from vms import DEFAULT_IMAGE_SIZE, STAGE1, Booted, Booter, Payloads, VMFactory, with_room
 
 from harness.guest.protocol import HOST_RESET_METHOD, LOAD_ADDR, RESET_METHODS
-from harness.platform import KIB
+from harness.machine.cmdline import DEVICE
+from harness.platform import KIB, MIB
 
 REGION = 512 * KIB
 IMAGE = 256 * KIB
@@ -87,3 +94,46 @@ def test_opaque_and_lock_survive(boot: Booter, migrator: Migrator) -> None:
     dst2 = migrator(dst)
     assert_staged(dst2.device, dst2.agent, STAGE2_BLOB, stage2)
     assert_runs(reset(dst2.vm, "kbd").banner, stage2, STAGE2)
+
+
+ROOM = 4 * MIB
+OTHER_ROOM = 2 * MIB
+
+
+def ovmf_armed_in_room(vms: VMFactory, payloads: Payloads, machine: str, abi: str) -> Booted:
+    """A SeaBIOS-sized host (the agent, 256 KiB) with ROOM, OVMF loaded and armed (checked)."""
+    ovmf = firmware(OVMF, "ovmf")
+    boot = vms.booter(payloads, machine, "tcg", abi)
+    b = boot(size=DEFAULT_IMAGE_SIZE, blobs={BLOB: ovmf}, rom_max_size=ROOM)
+    assert_staged(b.device, b.agent, BLOB, ovmf)
+    return b
+
+
+def test_ovmf_armed_in_room_boots_on_destination(
+    vms: VMFactory, payloads: Payloads, migrator: Migrator, machine: str, abi: str
+) -> None:
+    b = ovmf_armed_in_room(vms, payloads, machine, abi)
+    armed = b.device.state().armed
+    dst = migrator(b)
+    assert (status(b.vm), status(dst.vm)) == ("postmigrate", "running")
+    assert dst.device.region_size() == ROOM
+    assert dst.device.state().armed == armed, "armed image lost in migration"
+    dst.vm.console.send_line("reset cf9")
+    dst.vm.console.wait_line(r"resetting cf9", 10.0)
+    assert "Boot0" in wait_ovmf_boot_manager(dst.vm)
+    assert_region_holds(dst.vm, dst.device.abi, OVMF.read_bytes(), ROOM)
+
+
+def test_migration_to_other_room_is_refused(
+    vms: VMFactory, payloads: Payloads, migrator: Migrator, machine: str, abi: str
+) -> None:
+    b = ovmf_armed_in_room(vms, payloads, machine, abi)
+    armed = b.device.state().armed
+    refusal = migrator.refused(b, with_room(abi, (DEVICE,), OTHER_ROOM))
+    assert refusal.status == "failed", refusal
+    assert refusal.dst_exit != 0, refusal
+    # What a user reads: the destination's error names the device (or its memory).
+    assert DEVICE in refusal.dst_stderr, refusal.dst_stderr
+    # The source goes on as before, OVMF still armed.
+    assert refusal.source_state == "running", refusal
+    assert b.device.state().armed == armed
