@@ -79,9 +79,7 @@ def test_bit_values_are_upstreams() -> None:
 
 def test_initial_state() -> None:
     m = model()
-    assert m.fields == Fields(
-        capabilities=ROM | FORMAT_IGVM | CAP_ROM_RESIZE, fw_rom_size=ROM_SIZE
-    )
+    assert m.fields == Fields(capabilities=ROM | FORMAT_IGVM | CAP_ROM_RESIZE, fw_rom_size=ROM_SIZE)
     assert model(rom_resize=False).fields.capabilities == ROM | FORMAT_IGVM
     assert model(igvm=False).fields.capabilities == ROM | CAP_ROM_RESIZE
 
