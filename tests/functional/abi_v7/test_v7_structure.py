@@ -57,7 +57,8 @@ def test_file_and_fields_before_any_write(boot: Booter, resize: str) -> None:
     assert files.get(FILE) == FILE_SIZE
     assert not [n for n in files if n.startswith(FILE + "/")], "v6 files on a v7 device"
     f = v7_device(b).read()
-    want_cap = ROM | (CAP_ROM_RESIZE if resize == "on" else 0)
+    # every build profile has IGVM support, so FORMAT_IGVM is offered
+    want_cap = ROM | FORMAT_IGVM | (CAP_ROM_RESIZE if resize == "on" else 0)
     assert f == Fields(version=VERSION, capabilities=want_cap, fw_rom_size=REGION)
 
 
@@ -69,10 +70,9 @@ def test_status_codes_as_the_guest_sees_them(boot: Booter) -> None:
     # BAD_WRITE: 8 bytes from offset 0, not the whole structure.
     b.agent.write(FILE, start.pack()[:8])
     assert dev.read() == Fields(**{**start.__dict__, "status": Status.BAD_WRITE})
-    # BAD_CONTROL: an unknown bit; IGVM is not offered; two formats; an address, no format.
+    # BAD_CONTROL: an unknown bit; two formats; an address, no format.
     for control, addr, size in (
         (1 << 5, 0, 0),
-        (FORMAT_IGVM, LOAD_ADDR, REGION),
         (ROM | FORMAT_IGVM, LOAD_ADDR, REGION),
         (0, LOAD_ADDR, 0),
     ):
@@ -80,6 +80,10 @@ def test_status_codes_as_the_guest_sees_them(boot: Booter) -> None:
     # BAD_SIZE: zero, not 64 KiB-aligned, larger than fw_rom_size.
     for size in (0, 4 * KIB, REGION + 64 * KIB):
         assert dev.set(ROM, LOAD_ADDR, size).status == Status.BAD_SIZE, hex(size)
+    # IGVM: BAD_SIZE for 0, BAD_RANGE outside RAM, LOAD_FAIL for bytes that are no IGVM file.
+    assert dev.set(FORMAT_IGVM, LOAD_ADDR, 0).status == Status.BAD_SIZE
+    assert dev.set(FORMAT_IGVM, NOT_MEMORY, HALF).status == Status.BAD_RANGE
+    assert dev.set(FORMAT_IGVM, LOAD_ADDR, HALF).status == Status.LOAD_FAIL
     # BAD_RANGE: address 0, the firmware region itself, nothing; a wrapping opaque range.
     for addr in (0, FIRMWARE_TOP - REGION, NOT_MEMORY):
         assert dev.set(ROM, addr, HALF).status == Status.BAD_RANGE, hex(addr)
