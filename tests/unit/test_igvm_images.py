@@ -1,12 +1,13 @@
 """IGVM files made by the toolkit (harness/build/igvm_images.py): igvm-inspect's output read
 back (text captured from the pinned igvm-inspect 0.2.6), and `wrap`'s cache keyed by the
 input, the options and the tool's version (a stand-in igvm-wrap; the real one when set-up
-installed it)."""
+installed it); the fixed header the flows damage on purpose (harness/interface/igvm_file.py)."""
 
 from __future__ import annotations
 
 import os
 import stat
+import struct
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from harness.build.igvm_images import (
     wrap,
 )
 from harness.errors import HarnessError
+from harness.interface.igvm_file import FIXED_HEADER, FIXED_HEADER_SIZE, MAGIC, FixedHeader
 from harness.workdir import find_repo_root
 
 # igvm-inspect of `igvm-wrap -i /usr/share/seabios/bios-256k.bin` (Debian 12's SeaBIOS)
@@ -228,3 +230,45 @@ def test_real_tools_seabios(tmp_path: Path) -> None:
     assert not snp.native and snp.compat("SEV_SNP")
     with pytest.raises(HarnessError):
         inspect(SEABIOS, layout=INSTALLED)  # not an IGVM file
+
+
+# --- the fixed header (harness/interface/igvm_file.py) --------------------------------
+
+
+# IGVM_FIXED_HEADER: six u32s
+SPEC_V1_HEADER_SIZE = 6 * 4
+
+
+def fixed_header(**fields: int) -> bytes:
+    values = {
+        "format_version": 2,
+        "variable_header_offset": 32,
+        "variable_header_size": 3096,
+        "total_file_size": 195640,
+        "checksum": 0xEDD3_A45B,
+        **fields,
+    }
+    return struct.pack(FIXED_HEADER, MAGIC, *values.values()) + bytes(8)
+
+
+def test_fixed_header_and_the_checksummed_byte() -> None:
+    header = FixedHeader.unpack(fixed_header())
+    assert (header.total_file_size, header.checksummed_byte) == (195640, 32)
+    assert FIXED_HEADER_SIZE == SPEC_V1_HEADER_SIZE
+
+
+@pytest.mark.parametrize("data", [b"IGVM", b"MVGI" + fixed_header()[4:]], ids=["short", "magic"])
+def test_not_a_fixed_header(data: bytes) -> None:
+    with pytest.raises(ValueError):
+        FixedHeader.unpack(data)
+
+
+@pytest.mark.skipif(
+    not os.access(INSTALLED.tool("igvm-wrap"), os.X_OK) or not SEABIOS.is_file(),
+    reason="igvm-wrap not installed (`make setup`) or Debian's seabios missing",
+)
+def test_fixed_header_of_a_wrapped_file(tmp_path: Path) -> None:
+    data = wrap(SEABIOS, tmp_path, layout=INSTALLED).read_bytes()
+    header = FixedHeader.unpack(data)
+    assert header.total_file_size == len(data)
+    assert FIXED_HEADER_SIZE <= header.checksummed_byte < len(data)
