@@ -21,7 +21,8 @@ OPAQUE_AREA = 8 * MIB
 
 
 class V7Device:
-    """`DeviceView` of the v7 ABI, plus its own verbs (`write`, `trial`, `restore_host_fw`)."""
+    """`DeviceView` of the v7 ABI, plus its own verbs (`write`, `trial`, `arm_igvm`,
+    `restore_host_fw`). `state` counts an image of either format as armed."""
 
     abi: AbiDeclaration = v7.ABI
 
@@ -59,7 +60,7 @@ class V7Device:
 
     def state(self) -> DeviceState:
         f = self.read()
-        armed = bool(f.control & v7.FORMAT_PLATFORM_ROM)
+        armed = bool(f.control & v7.FORMAT_MASK)
         return DeviceState(
             armed_addr=f.fw_image_addr if armed else 0,
             armed_size=f.fw_image_size if armed else 0,
@@ -70,6 +71,11 @@ class V7Device:
     def arm(self, addr: int, size: int) -> DeviceState:
         self.set(v7.FORMAT_PLATFORM_ROM, addr, size)
         return self.state()
+
+    def arm_igvm(self, addr: int, size: int, *, trial: bool = False) -> Fields:
+        """Arm the IGVM file of `size` bytes at `addr` (FORMAT_IGVM; for one boot with
+        `trial`, CTL_HOST_FW); the read-back, whose status says whether it was taken."""
+        return self.set(v7.FORMAT_IGVM | (v7.CTL_HOST_FW if trial else 0), addr, size)
 
     def trial(self, addr: int, size: int) -> Fields:
         """Arm the image for one boot (CTL_HOST_FW); the read-back."""

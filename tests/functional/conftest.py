@@ -9,7 +9,8 @@ Options:
                        ABI-neutral flows (flows/) run once per ABI on that series' binary;
                        abi_<name>/ and driver/ (pinned to v6) run when their ABI is chosen
   --vm-log-dir DIR     per-test QEMU logs (default <repo>/.work/logs/functional)
-  --payload-dir DIR    agent images, kept between runs, one subdirectory per xdist worker
+  --payload-dir DIR    agent images and the IGVM files wrapped from firmware, kept between
+                       runs, one subdirectory per xdist worker
                        (default <repo>/.work/payloads/functional)
   --hostile-seed N, --hostile-ops N, --hostile-long
                        hostile-guest run: seed (replay), operation count, the long run
@@ -42,6 +43,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # the suite runs from a checkout, installed or not
     sys.path.insert(0, str(REPO))
 
+from igvm_files import BOOT_KINDS, IgvmFiles  # noqa: E402
 from migration import Migrator  # noqa: E402
 from vms import Booter, Payloads, VMFactory  # noqa: E402
 
@@ -139,6 +141,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("machine", MACHINES)
     if "accel" in metafunc.fixturenames:
         metafunc.parametrize("accel", _accels(metafunc.config))
+    # how the host firmware starts, for the flows that take it (igvm_files.BOOT_KINDS)
+    if "boot_kind" in metafunc.fixturenames:
+        metafunc.parametrize("boot_kind", BOOT_KINDS)
 
 
 def chosen_abis(config: pytest.Config) -> list[str]:
@@ -218,6 +223,14 @@ def payloads(pytestconfig: pytest.Config) -> Payloads:
     change): not rebuilt for every run, and not left for pytest to delete from its temporary
     directory at the start of a later, possibly one-test, run."""
     return Payloads(Path(pytestconfig.getoption("--payload-dir")) / worker_name(pytestconfig))
+
+
+@pytest.fixture(scope="session")
+def igvm_files(pytestconfig: pytest.Config, payloads: Payloads) -> IgvmFiles:
+    """Firmware wrapped into IGVM files by the pinned igvm-wrap, kept with this worker's
+    agent images (in igvm/), made again only when an input or the tool changes."""
+    worker = Path(pytestconfig.getoption("--payload-dir")) / worker_name(pytestconfig)
+    return IgvmFiles(worker / "igvm", payloads)
 
 
 def _node_dir(base: Path, nodeid: str) -> Path:

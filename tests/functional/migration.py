@@ -4,7 +4,11 @@ The destination is started with the source's command line plus `-incoming
 unix:<socket>` (its `-device` arguments replaced where a test gives its own);
 the agent keeps running there and is driven over the destination's console.
 `Migrator.refused` is a migration the destination must refuse: it returns
-what the source and the destination said. The `migrator` fixture
+what the source and the destination said. The source opens a return path
+(capability `return-path`) for it, so that a destination that fails to load
+the state tells the source, also when the failure comes at the very end (a
+device's post_load, after the source sent everything): the source's migration
+then fails and the source runs on. The `migrator` fixture
 (conftest.py) gives each test one.
 """
 
@@ -104,6 +108,10 @@ def migrate_refused(vms: VMFactory, src: VM, sock: Path, devices: tuple[str, ...
     """Migrate `src` to a destination with `devices` that must refuse it; what both said."""
     uri = f"unix:{sock}"
     dst = start_destination(vms, src, uri, devices)
+    src.qmp.cmd(
+        "migrate-set-capabilities",
+        {"capabilities": [{"capability": "return-path", "state": True}]},
+    )
     info = run_migration(src, uri)
     if info.get("status") == "completed":
         pytest.fail(f"migration to {devices} completed; destination stderr: {dst.stderr_text()}")

@@ -24,14 +24,12 @@ from firmware import (
     firmware,
     wait_in_file,
 )
+from igvm_files import IgvmFiles, start_from_igvm
 from vms import VMFactory
 
-from harness.build import igvm
 from harness.platform import FIRMWARE_TOP, KIB
-from harness.workdir import find_repo_root
 
 PAGE = 4 * KIB
-IGVM_OBJECT = "igvm0"
 
 
 def qemu_has_igvm(qemu_bin: Path) -> bool:
@@ -41,16 +39,11 @@ def qemu_has_igvm(qemu_bin: Path) -> bool:
     return "igvm-cfg" in proc.stdout
 
 
-@pytest.fixture(scope="module")
-def seabios_igvm(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Debian's SeaBIOS wrapped into an IGVM file (native platform, real mode start)."""
-    wrap = igvm.Layout.for_repo(find_repo_root()).tool("igvm-wrap")
-    if not wrap.is_file():
-        pytest.fail(f"{wrap} missing: run `make setup` (it installs igvm-wrap)", pytrace=False)
-    out = tmp_path_factory.mktemp("igvm") / "seabios.igvm"
-    image = firmware(SEABIOS, "seabios")
-    subprocess.run([wrap, "-i", image, "-o", out], check=True, capture_output=True, timeout=60)
-    return out
+@pytest.fixture
+def seabios_igvm(igvm_files: IgvmFiles) -> Path:
+    """Debian's SeaBIOS wrapped into an IGVM file (native platform, real mode start) by the
+    toolkit (igvm_files: the pinned igvm-wrap that `make setup` installs)."""
+    return igvm_files.wrap(firmware(SEABIOS, "seabios"))
 
 
 @pytest.mark.core
@@ -60,18 +53,7 @@ def test_seabios_boots_from_an_igvm_file(
     if not qemu_has_igvm(qemu_bin):
         pytest.skip(f"{qemu_bin} has no igvm-cfg object: QEMU was built without --enable-igvm")
     debug_log = vms.log_root / "debugcon.log"
-    vm = vms.start(
-        vms.config(
-            machine,
-            "tcg",
-            machine_opts=(f"igvm-cfg={IGVM_OBJECT}",),
-            extra_args=(
-                "-object",
-                f"igvm-cfg,id={IGVM_OBJECT},file={seabios_igvm}",
-                *debugcon_args(debug_log),
-            ),
-        )
-    )
+    vm = start_from_igvm(vms, machine, "tcg", seabios_igvm, extra_args=debugcon_args(debug_log))
     log = wait_in_file(debug_log, SEABIOS_FW_CFG, 1, SEABIOS_DEADLINE, vm)
     assert log.startswith(SEABIOS_BANNER), "the first line is not SeaBIOS's banner"
     assert log.count(SEABIOS_FW_CFG) == 1, "SeaBIOS started more than once"
