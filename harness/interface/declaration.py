@@ -87,3 +87,7 @@ class AbiDeclaration:
     # The trace event (hw/misc/trace-events) that reports an applied image, formatted
     # "addr 0x<hex> size 0x<hex> in <n> us": what the device's copy took.
     applied_trace: str
+    # The trace event that reports an IGVM image checked (apply 0, at a write) or applied
+    # (apply 1, at a cold reset), formatted "addr 0x<hex> size 0x<hex> apply <0|1>: <status>
+    # in <n> us"; None: the ABI takes no IGVM images.
+    igvm_trace: str | None = None

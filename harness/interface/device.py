@@ -10,7 +10,7 @@ from the device, so the test asserts what the write did.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from harness.interface.declaration import AbiDeclaration
 
@@ -75,3 +75,17 @@ class DeviceView(Protocol):
     def read_opaque(self, length: int) -> bytes:
         """The first `length` bytes of the opaque memory."""
         ...
+
+
+class ArmedReadBack(Protocol):
+    """What a view that arms IGVM images reads back: at least the status of the write."""
+
+    @property
+    def status(self) -> int: ...
+
+
+@runtime_checkable
+class IgvmArming(Protocol):
+    """A view whose ABI takes IGVM images (`AbiDeclaration.igvm_trace` names their event)."""
+
+    def arm_igvm(self, addr: int, size: int, *, trial: bool = False) -> ArmedReadBack: ...

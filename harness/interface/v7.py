@@ -112,4 +112,5 @@ ABI = AbiDeclaration(
     armed_image_applies_when_locked=True,
     rom_room=ROM_ROOM,
     applied_trace="vmfwupdate_image_applied",
+    igvm_trace="vmfwupdate_igvm",
 )

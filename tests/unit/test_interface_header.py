@@ -14,7 +14,7 @@ import pytest
 from harness.interface.abis import ABIS
 from harness.interface.declaration import AbiDeclaration
 from harness.interface.hostile_worlds import WORLDS
-from harness.interface.trace import AppliedImage, applied_images
+from harness.interface.trace import AppliedImage, IgvmEvent, applied_images, igvm_events
 from harness.interface.views import VIEWS
 from harness.tree.patchfile import series_files
 from harness.tree.series_header import c_defines, file_from_series
@@ -91,17 +91,18 @@ def test_every_abi_has_a_device_view_and_a_hostile_model() -> None:
     assert set(WORLDS) == set(ABIS)
 
 
-def trace_format(abi: AbiDeclaration) -> str:
-    """The printf format of the ABI's applied-image event, as its series adds it to
-    hw/misc/trace-events (C string pieces joined, PRIx64/PRId64 as x/d)."""
-    prefix = f"+{abi.applied_trace}("
+def trace_format(abi: AbiDeclaration, event: str | None = None) -> str:
+    """The printf format of the ABI's applied-image event (or `event`), as its series
+    adds it to hw/misc/trace-events (C string pieces joined, PRIx64/PRId64 as x/d)."""
+    event = event or abi.applied_trace
+    prefix = f"+{event}("
     for patch in series_files(series_dir(abi)):
         for line in patch.read_text(encoding="utf-8").splitlines():
             if line.startswith(prefix):
                 literal = line[line.index(")") + 1 :].strip()
                 joined = re.sub(r'"\s*PRI([xd])64\s*"', r"\1", literal)
                 return joined.removeprefix('"').removesuffix('"')
-    raise AssertionError(f"{abi.name}: no patch adds the trace event {abi.applied_trace}")
+    raise AssertionError(f"{abi.name}: no patch adds the trace event {event}")
 
 
 @pytest.mark.parametrize("name", list(ABIS))
@@ -114,4 +115,21 @@ def test_applied_trace_reads_the_series_event(name: str) -> None:
     )
     assert applied_images(abi, f"other line\n{line}\n") == [
         AppliedImage(0x1000000, 0x40000, 1234e-6)
+    ]
+
+
+@pytest.mark.parametrize("name", list(ABIS))
+def test_igvm_trace_reads_the_series_event(name: str) -> None:
+    abi = ABIS[name]
+    if abi.igvm_trace is None:
+        assert igvm_events(abi, "vmfwupdate_igvm addr 0x1 size 0x2 apply 1: OK in 3 us") == []
+        return
+    fmt = trace_format(abi, abi.igvm_trace)
+    lines = [
+        f"4242@1700000000.000001:{abi.igvm_trace} " + fmt % (0x1000000, 0x40000, 0, "OK", 99),
+        f"4242@1700000000.000002:{abi.igvm_trace} " + fmt % (0x1000000, 0x40000, 1, "OK", 1234),
+    ]
+    assert igvm_events(abi, "\n".join(["other line", *lines])) == [
+        IgvmEvent(0x1000000, 0x40000, False, "OK", 99e-6),
+        IgvmEvent(0x1000000, 0x40000, True, "OK", 1234e-6),
     ]
