@@ -31,27 +31,20 @@ from harness.guest.protocol import LOAD_ADDR
 from harness.interface.v7 import CTL_HOST_FW, FORMAT_IGVM, Status
 from harness.interface.v7_device import V7Device
 from harness.interface.v7_struct import Fields
+from harness.machine.cmdline import BIOS_BOOT, BOOT_KINDS, IGVM_BOOT
 from harness.machine.vm import VM
 from harness.workdir import find_repo_root
 
 # How the host (the agent that arms the update) is started: "bios", the agent as the -bios
 # ROM; "igvm", the agent wrapped by igvm-wrap and QEMU started from that file
 # (-object igvm-cfg, -machine igvm-cfg=, no -bios).
-BIOS = "bios"
-IGVM = "igvm"
-BOOT_KINDS = (BIOS, IGVM)
-IGVM_OBJECT = "igvm0"
+BIOS, IGVM = BIOS_BOOT, IGVM_BOOT
 # Why a flow that gives the device room for a larger ROM does not run on the "igvm" kind.
 NO_ROM_REGION = (
     "a guest started from an IGVM file has no ROM region: fw_rom_size 0, no "
     "FORMAT_PLATFORM_ROM, and a rom-max-size other than 0 is refused at realize "
     "(v7 interface, section 'IGVM images')"
 )
-
-
-def igvm_launch_args(path: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(-machine options, extra arguments) that start QEMU from the IGVM file `path`."""
-    return (f"igvm-cfg={IGVM_OBJECT}",), ("-object", f"igvm-cfg,id={IGVM_OBJECT},file={path}")
 
 
 class IgvmFiles:
@@ -104,10 +97,7 @@ class IgvmBooter(Booter):
             self.copy_to.parent.mkdir(parents=True, exist_ok=True)
             self.copy_to.write_bytes(path.read_bytes())
             path = self.copy_to
-        machine_opts, args = igvm_launch_args(path)
-        extra = tuple(kw.pop("extra_args", ()))  # type: ignore[arg-type]
-        opts = tuple(kw.pop("machine_opts", ()))  # type: ignore[arg-type]
-        return path, {**kw, "machine_opts": (*opts, *machine_opts), "extra_args": (*args, *extra)}
+        return path, {**kw, "igvm": path}
 
 
 def host_booter(
@@ -138,12 +128,8 @@ def start_from_igvm(
 ) -> VM:
     """QEMU started from the IGVM file `path` (no -bios, no device); with `paused`, stopped
     before the first instruction (-S)."""
-    machine_opts, args = igvm_launch_args(path)
     cfg = vms.config(
-        machine,
-        accel,
-        machine_opts=machine_opts,
-        extra_args=(*args, *(("-S",) if paused else ()), *extra_args),
+        machine, accel, igvm=path, extra_args=(*(("-S",) if paused else ()), *extra_args)
     )
     return vms.start(cfg)
 

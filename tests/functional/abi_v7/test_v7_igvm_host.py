@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 from checks import STAGE2, STAGE2_BLOB, assert_runs, reset, status
-from igvm_files import IGVM, IgvmBooter, IgvmFiles, assert_igvm_armed, igvm_launch_args, v7_device
+from igvm_files import IGVM, IgvmBooter, IgvmFiles, assert_igvm_armed, v7_device
 from migration import Migrator
 from snapshots import drive_args, hmp_ok, make_disk
 from vms import DEFAULT_IMAGE_SIZE, STAGE1, Booted, Booter, Payloads, VMFactory
@@ -112,12 +112,10 @@ def test_rom_max_size_refused_on_igvm_guest(
     vms: VMFactory, igvm_files: IgvmFiles, machine: str
 ) -> None:
     host = igvm_files.agent(DEFAULT_IMAGE_SIZE, STAGE1)
-    machine_opts, args = igvm_launch_args(host)
     cfg = vms.config(
         machine,
         "tcg",
-        machine_opts=machine_opts,
-        extra_args=args,
+        igvm=host,
         devices=(device_arg(DEVICE, {ROM_MAX_SIZE_PROPERTY: "4M"}),),
     )
     code, stderr = vms.run_to_exit(cfg)
