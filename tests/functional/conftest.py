@@ -8,6 +8,8 @@ Options:
   --abi NAME|all       device ABIs (one per series: v6, v7) to test (default all): the
                        ABI-neutral flows (flows/) run once per ABI on that series' binary;
                        abi_<name>/ and driver/ (pinned to v6) run when their ABI is chosen
+                       (else left out; skipped with the reason when named on the command
+                       line, e.g. tests/functional/abi_v7 --abi v6)
   --vm-log-dir DIR     per-test QEMU logs (default <repo>/.work/logs/functional)
   --payload-dir DIR    agent images and the IGVM files wrapped from firmware, kept between
                        runs, one subdirectory per xdist worker
@@ -170,9 +172,31 @@ def pinned_abi(item: pytest.Item) -> str | None:
     return DRIVER_ABI if parts[0] == DRIVER_DIR else None
 
 
+def named_on_command_line(config: pytest.Config, item: pytest.Item) -> bool:
+    """Whether `item` lies in a directory or file the command line names below this suite
+    (tests/functional/abi_v7, a file in it, a node id), not just under the suite itself."""
+    path = Path(str(item.path)).resolve()
+    for arg in config.args:
+        named = (config.invocation_params.dir / arg.split("::")[0]).resolve()
+        if named != HERE and HERE in named.parents and (named == path or named in path.parents):
+            return True
+    return False
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     chosen = chosen_abis(config)
     other = [item for item in items if pinned_abi(item) not in (None, *chosen)]
+    # Tests of another ABI are left out; those the command line names (abi_v7/ with --abi
+    # v6) are skipped with the reason, so such a run says why nothing ran.
+    named = [item for item in other if named_on_command_line(config, item)]
+    for item in named:
+        item.add_marker(
+            pytest.mark.skip(
+                reason=f"pinned to ABI {pinned_abi(item)} (its directory), not among the ABIs "
+                f"chosen: --abi {config.getoption('--abi')}"
+            )
+        )
+    other = [item for item in other if item not in named]
     if other:
         config.hook.pytest_deselected(items=other)
         items[:] = [item for item in items if item not in other]
