@@ -87,3 +87,6 @@ class AbiDeclaration:
     # The trace event (hw/misc/trace-events) that reports an applied image, formatted
     # "addr 0x<hex> size 0x<hex> in <n> us": what the device's copy took.
     applied_trace: str
+    # Whether a guest started from an IGVM file (-machine igvm-cfg=, no -bios) may use the
+    # device (v7: fw_rom_size 0, FORMAT_IGVM only, the host IGVM restored by the device).
+    igvm_guests: bool = False

@@ -28,6 +28,7 @@ from vms import Booted, Booter, Payloads, VMFactory
 from harness.build import igvm
 from harness.build.igvm_images import Inspection, Wrap, inspect, wrap
 from harness.guest.protocol import LOAD_ADDR
+from harness.interface.abis import abi as abi_declaration
 from harness.interface.v7 import CTL_HOST_FW, FORMAT_IGVM, Status
 from harness.interface.v7_device import V7Device
 from harness.interface.v7_struct import Fields
@@ -113,6 +114,11 @@ def host_booter(
     if boot_kind == BIOS:
         return vms.booter(payloads, machine, accel, abi)
     if boot_kind == IGVM:
+        if not abi_declaration(abi).igvm_guests:
+            pytest.skip(
+                f"the {abi} device is offered to no guest started from an IGVM file "
+                "(its ABI declaration: igvm_guests)"
+            )
         return IgvmBooter(vms, payloads, machine, accel, abi, files)
     raise ValueError(f"boot kind {boot_kind!r}: not one of {BOOT_KINDS}")
 
