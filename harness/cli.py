@@ -24,7 +24,7 @@ from harness.ci import cli as ci_cli
 from harness.errors import HarnessError, os_error
 from harness.fuzz.targets import CONFIGS as FUZZ_CONFIGS
 from harness.interface import struct_cli
-from harness.machine.cmdline import ACCELS, MACHINES
+from harness.machine.cmdline import ACCELS, BOOT_KINDS, MACHINES
 from harness.posting import cli as posting_cli
 from harness.runner import Runner
 from harness.tree.series import DEFAULT_BRANCH
@@ -162,7 +162,24 @@ def add_no_build(parser: argparse.ArgumentParser) -> None:
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     add_no_build(parser)
-    parser.add_argument("--image", type=Path, help="firmware for -bios (default: the agent)")
+    parser.add_argument(
+        "--image",
+        type=Path,
+        help="firmware for -bios, or to wrap with --boot igvm (default: the agent)",
+    )
+    parser.add_argument(
+        "--boot",
+        choices=BOOT_KINDS,
+        default=None,
+        help="how QEMU starts the firmware: bios (-bios, the default) or igvm (wrapped by the "
+        "pinned igvm-wrap, QEMU started from that IGVM file: -object igvm-cfg, no -bios)",
+    )
+    parser.add_argument(
+        "--igvm",
+        type=Path,
+        metavar="FILE",
+        help="start QEMU from this IGVM file as is (implies --boot igvm; not with --image)",
+    )
     parser.add_argument(
         "--agent-size",
         type=number,

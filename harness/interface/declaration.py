@@ -91,3 +91,6 @@ class AbiDeclaration:
     # (apply 1, at a cold reset), formatted "addr 0x<hex> size 0x<hex> apply <0|1>: <status>
     # in <n> us"; None: the ABI takes no IGVM images.
     igvm_trace: str | None = None
+    # Whether a guest started from an IGVM file (-machine igvm-cfg=, no -bios) may use the
+    # device (v7: fw_rom_size 0, FORMAT_IGVM only, the host IGVM restored by the device).
+    igvm_guests: bool = False

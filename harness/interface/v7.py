@@ -111,6 +111,7 @@ ABI = AbiDeclaration(
     lock_survives_reset=True,
     armed_image_applies_when_locked=True,
     rom_room=ROM_ROOM,
+    igvm_guests=True,
     applied_trace="vmfwupdate_image_applied",
     igvm_trace="vmfwupdate_igvm",
 )

@@ -60,6 +60,16 @@ class FwCfgBlob:
         return f"name={self.name},file={self.path}"
 
 
+# How a VM starts its firmware: "bios", the image as -bios (a ROM region); "igvm", QEMU
+# started from an IGVM file (VMConfig.igvm), as `vmfwupdate run --boot` and the functional
+# tests' boot_kind parameter name them.
+BIOS_BOOT = "bios"
+IGVM_BOOT = "igvm"
+BOOT_KINDS = (BIOS_BOOT, IGVM_BOOT)
+# The id of the igvm-cfg object a VM started from an IGVM file gets (VMConfig.igvm).
+IGVM_OBJECT = "igvm0"
+
+
 @dataclass(frozen=True)
 class VMConfig:
     """Everything that decides how one VM is started."""
@@ -70,6 +80,8 @@ class VMConfig:
     # Added to -accel, e.g. ("tb-size=4",) to bound TCG's translation buffer.
     accel_opts: tuple[str, ...] = ()
     bios: Path | None = None
+    # Start from this IGVM file instead (-object igvm-cfg, -machine igvm-cfg=; no -bios).
+    igvm: Path | None = None
     memory: str = "256M"
     fw_cfg: tuple[FwCfgBlob, ...] = ()
     devices: tuple[str, ...] = ()
@@ -85,6 +97,8 @@ class VMConfig:
     def __post_init__(self) -> None:
         if self.accel not in ACCELS:
             raise ValueError(f"accel must be one of {ACCELS}, not {self.accel!r}")
+        if self.bios is not None and self.igvm is not None:
+            raise ValueError("a VM starts from -bios or from an IGVM file, not both")
 
 
 def optionrom_dir(qemu_bin: Path) -> Path:
@@ -120,7 +134,8 @@ def terminal_wiring(qmp_socket: Path) -> list[str]:
 def build_args(cfg: VMConfig, wiring: list[str], optionrom: Path | None) -> list[str]:
     """Return argv for QEMU; `wiring` connects QMP and the console (`fd_wiring`,
     `terminal_wiring`), `optionrom` is the -L directory (`optionrom_for`) or None."""
-    machine = ",".join((cfg.machine, *cfg.machine_opts))
+    igvm_opts = (f"igvm-cfg={IGVM_OBJECT}",) if cfg.igvm is not None else ()
+    machine = ",".join((cfg.machine, *igvm_opts, *cfg.machine_opts))
     args: list[str] = [
         str(cfg.qemu_bin),
         "-machine",
@@ -144,6 +159,8 @@ def build_args(cfg: VMConfig, wiring: list[str], optionrom: Path | None) -> list
         args += ["-d", "guest_errors"]
     if cfg.bios is not None:
         args += ["-bios", str(cfg.bios)]
+    if cfg.igvm is not None:
+        args += ["-object", f"igvm-cfg,id={IGVM_OBJECT},file={cfg.igvm}"]
     if cfg.debug_exit:
         args += ["-device", f"isa-debug-exit,iobase={DEBUG_EXIT_IOBASE:#x},iosize=4"]
     for blob in cfg.fw_cfg:

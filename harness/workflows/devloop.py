@@ -16,13 +16,17 @@ import tempfile
 from pathlib import Path
 
 from harness import children
+from harness.build import igvm
 from harness.build import qemu as qemu_build
 from harness.build.agent_image import build_agent
+from harness.build.igvm_images import wrap
 from harness.ci import cli as ci_cli
 from harness.errors import HarnessError
 from harness.machine.cmdline import (
+    BIOS_BOOT,
     DEBUG_EXIT_IOBASE,
     DEVICE,
+    IGVM_BOOT,
     FwCfgBlob,
     VMConfig,
     build_args,
@@ -48,22 +52,50 @@ QMP: {qmp}
 """
 
 
+def boot_kind(args: argparse.Namespace) -> str:
+    """How the session starts its firmware: --boot, or igvm when --igvm names a file."""
+    if args.igvm is not None:
+        if args.image is not None:
+            raise HarnessError("run", "--igvm and --image both name the firmware: give one")
+        if args.boot not in (None, IGVM_BOOT):
+            raise HarnessError(
+                "run", f"--igvm starts QEMU from an IGVM file, not --boot {args.boot}"
+            )
+        return IGVM_BOOT
+    return args.boot or BIOS_BOOT
+
+
 def firmware_image(args: argparse.Namespace, workdir: Workdir) -> Path:
-    """--image as given, else the guest agent built at --agent-size."""
+    """The file QEMU starts from: --igvm as given; else --image as given, else the guest
+    agent built at --agent-size, wrapped by the pinned igvm-wrap with --boot igvm (kept in
+    .work/payloads/run/igvm/, made again only when its input or the tool changes)."""
+    kind = boot_kind(args)
+    if args.igvm is not None:
+        if not args.igvm.is_file():
+            raise HarnessError("run", f"IGVM file not found: {args.igvm}", path=args.igvm)
+        return args.igvm
     if args.image is not None:
         if not args.image.is_file():
             raise HarnessError("run", f"image not found: {args.image}", path=args.image)
-        return args.image
-    return build_agent(args.agent_size, "run", workdir.payloads / "run")
+        image = args.image
+    else:
+        image = build_agent(args.agent_size, "run", workdir.payloads / "run")
+    if kind == IGVM_BOOT:
+        layout = igvm.Layout.for_repo(workdir.repo)
+        return wrap(image, workdir.payloads / "run" / "igvm", layout=layout)
+    return image
 
 
 def run_config(qemu: Path, image: Path, args: argparse.Namespace) -> VMConfig:
-    """The VM of an interactive session, as the tests describe theirs."""
+    """The VM of an interactive session, as the tests describe theirs: `image` as -bios, or
+    the IGVM file QEMU starts from (`boot_kind`)."""
+    from_igvm = boot_kind(args) == IGVM_BOOT
     return VMConfig(
         qemu_bin=qemu,
         machine=args.machine,
         accel=args.accel,
-        bios=image,
+        bios=None if from_igvm else image,
+        igvm=image if from_igvm else None,
         memory=args.memory,
         fw_cfg=tuple(FwCfgBlob(name, path) for name, path in args.fw_cfg),
         devices=() if args.no_device else (DEVICE,),

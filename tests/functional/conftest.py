@@ -8,6 +8,8 @@ Options:
   --abi NAME|all       device ABIs (one per series: v6, v7) to test (default all): the
                        ABI-neutral flows (flows/) run once per ABI on that series' binary;
                        abi_<name>/ and driver/ (pinned to v6) run when their ABI is chosen
+                       (else left out; skipped with the reason when named on the command
+                       line, e.g. tests/functional/abi_v7 --abi v6)
   --vm-log-dir DIR     per-test QEMU logs (default <repo>/.work/logs/functional)
   --payload-dir DIR    agent images and the IGVM files wrapped from firmware, kept between
                        runs, one subdirectory per xdist worker
@@ -43,7 +45,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # the suite runs from a checkout, installed or not
     sys.path.insert(0, str(REPO))
 
-from igvm_files import BOOT_KINDS, IgvmFiles  # noqa: E402
+from igvm_files import BOOT_KINDS, IGVM, IgvmFiles  # noqa: E402
 from migration import Migrator  # noqa: E402
 from vms import Booter, Payloads, VMFactory  # noqa: E402
 
@@ -67,6 +69,12 @@ QEMU_BINARY = PROFILES["default"].binary
 KVM_CORE_ONLY = (
     "not a core check: extra cases (more rejection rules, sizes, fw_cfg slots) run on "
     "TCG only; KVM runs the core checks of every flow, which keeps the KVM run short"
+)
+IGVM_KVM_MARK = "igvm_kvm"
+IGVM_KVM_ONE = (
+    "not a core check on KVM: the 'igvm' boot kind (a host started from an IGVM file) runs "
+    f"one core flow on KVM (marked {IGVM_KVM_MARK}) and its other core checks on TCG, which "
+    "keeps the default run within its time limit"
 )
 
 
@@ -123,6 +131,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "quick: core checks on TCG, set automatically; the run takes < 1 minute"
     )
     config.addinivalue_line("markers", "slow: everything not quick, set automatically")
+    config.addinivalue_line(
+        "markers",
+        f"{IGVM_KVM_MARK}: the core flow that also runs on KVM for the 'igvm' boot kind "
+        "(its other core checks run on TCG only)",
+    )
 
 
 def _accels(config: pytest.Config) -> list[str]:
@@ -159,23 +172,52 @@ def pinned_abi(item: pytest.Item) -> str | None:
     return DRIVER_ABI if parts[0] == DRIVER_DIR else None
 
 
+def named_on_command_line(config: pytest.Config, item: pytest.Item) -> bool:
+    """Whether `item` lies in a directory or file the command line names below this suite
+    (tests/functional/abi_v7, a file in it, a node id), not just under the suite itself."""
+    path = Path(str(item.path)).resolve()
+    for arg in config.args:
+        named = (config.invocation_params.dir / arg.split("::")[0]).resolve()
+        if named != HERE and HERE in named.parents and (named == path or named in path.parents):
+            return True
+    return False
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     chosen = chosen_abis(config)
     other = [item for item in items if pinned_abi(item) not in (None, *chosen)]
+    # Tests of another ABI are left out; those the command line names (abi_v7/ with --abi
+    # v6) are skipped with the reason, so such a run says why nothing ran.
+    named = [item for item in other if named_on_command_line(config, item)]
+    for item in named:
+        item.add_marker(
+            pytest.mark.skip(
+                reason=f"pinned to ABI {pinned_abi(item)} (its directory), not among the ABIs "
+                f"chosen: --abi {config.getoption('--abi')}"
+            )
+        )
+    other = [item for item in other if item not in named]
     if other:
         config.hook.pytest_deselected(items=other)
         items[:] = [item for item in items if item not in other]
     usable, reason = kvm_usable()
     for item in items:
         callspec = getattr(item, "callspec", None)
-        accel = callspec.params.get("accel") if callspec is not None else None
+        params = callspec.params if callspec is not None else {}
+        accel = params.get("accel")
         core = item.get_closest_marker("core") is not None
+        # a host started from an IGVM file: one core flow on KVM, the rest on TCG
+        igvm_on_kvm = accel == "kvm" and params.get("boot_kind") == IGVM
+        if igvm_on_kvm and item.get_closest_marker(IGVM_KVM_MARK) is None:
+            core = False
         if core and accel != "kvm":
             item.add_marker(pytest.mark.quick)
         else:
             item.add_marker(pytest.mark.slow)
         if accel == "kvm" and not usable:
             item.add_marker(pytest.mark.skip(reason=f"KVM: {reason}"))
+        elif igvm_on_kvm and not core and item.get_closest_marker("core") is not None:
+            item.add_marker(pytest.mark.skip(reason=IGVM_KVM_ONE))
         elif accel == "kvm" and not core:
             item.add_marker(pytest.mark.skip(reason=KVM_CORE_ONLY))
 

@@ -9,7 +9,10 @@ runs like the agent images. `start_from_igvm` starts QEMU with ``-object igvm-cf
 `registers` return what the host reads (QMP ``pmemsave``, HMP ``info registers``); the tests
 compare.
 
-The host firmware that arms an IGVM update is started one way today: `BOOT_KINDS`.
+The host firmware that arms an update is started two ways (`BOOT_KINDS`, a test parameter
+like machine and accelerator): the agent as -bios, or the agent wrapped as IGVM and QEMU
+started from that file (`IgvmBooter`). A host started from an IGVM file has no ROM region:
+`fw_rom_size` 0, only FORMAT_IGVM offered, no room (`rom-max-size`).
 """
 
 from __future__ import annotations
@@ -18,23 +21,31 @@ import functools
 import re
 from pathlib import Path
 
+import pytest
 from checks import image_facts, load
 from vms import Booted, Booter, Payloads, VMFactory
 
 from harness.build import igvm
 from harness.build.igvm_images import Inspection, Wrap, inspect, wrap
 from harness.guest.protocol import LOAD_ADDR
+from harness.interface.abis import abi as abi_declaration
 from harness.interface.v7 import CTL_HOST_FW, FORMAT_IGVM, Status
 from harness.interface.v7_device import V7Device
 from harness.interface.v7_struct import Fields
+from harness.machine.cmdline import BIOS_BOOT, BOOT_KINDS, IGVM_BOOT
 from harness.machine.vm import VM
 from harness.workdir import find_repo_root
 
 # How the host (the agent that arms the update) is started: "bios", the agent as the -bios
-# ROM. Guests started from an IGVM file (-machine igvm-cfg=) cannot use the device yet; when
-# they can, "igvm" joins here and `host_booter` starts the agent's IGVM file for it.
-BOOT_KINDS = ("bios",)
-IGVM_OBJECT = "igvm0"
+# ROM; "igvm", the agent wrapped by igvm-wrap and QEMU started from that file
+# (-object igvm-cfg, -machine igvm-cfg=, no -bios).
+BIOS, IGVM = BIOS_BOOT, IGVM_BOOT
+# Why a flow that gives the device room for a larger ROM does not run on the "igvm" kind.
+NO_ROM_REGION = (
+    "a guest started from an IGVM file has no ROM region: fw_rom_size 0, no "
+    "FORMAT_PLATFORM_ROM, and a rom-max-size other than 0 is refused at realize "
+    "(v7 interface, section 'IGVM images')"
+)
 
 
 class IgvmFiles:
@@ -57,13 +68,59 @@ class IgvmFiles:
         return inspect(path, layout=self.layout)
 
 
+class IgvmBooter(Booter):
+    """Boots the agent wrapped as an IGVM file (`files`), QEMU started from that file: the
+    agent's pages at the top of 4 GiB as igvm-wrap puts them, no -bios. `Booted.image` is
+    the raw agent (what its banner's CRC is compared with), `Booted.igvm` the file; with
+    `copy_to`, QEMU is started from a copy there (a test may delete or overwrite it)."""
+
+    def __init__(
+        self,
+        vms: VMFactory,
+        payloads: Payloads,
+        machine: str,
+        accel: str,
+        abi: str,
+        files: IgvmFiles,
+    ) -> None:
+        super().__init__(vms, payloads, machine, accel, abi)
+        self.files = files
+        self.copy_to: Path | None = None
+
+    def __call__(self, *args: object, rom_max_size: int | None = None, **kw: object) -> Booted:
+        if rom_max_size is not None:
+            pytest.skip(NO_ROM_REGION)
+        return super().__call__(*args, **kw)  # type: ignore[arg-type]
+
+    def firmware(self, image: Path, kw: dict[str, object]) -> tuple[Path | None, dict[str, object]]:
+        path = self.files.wrap(image)
+        if self.copy_to is not None:
+            self.copy_to.parent.mkdir(parents=True, exist_ok=True)
+            self.copy_to.write_bytes(path.read_bytes())
+            path = self.copy_to
+        return path, {**kw, "igvm": path}
+
+
 def host_booter(
-    vms: VMFactory, payloads: Payloads, machine: str, accel: str, abi: str, boot_kind: str
+    vms: VMFactory,
+    payloads: Payloads,
+    machine: str,
+    accel: str,
+    abi: str,
+    boot_kind: str,
+    files: IgvmFiles,
 ) -> Booter:
     """Boots the host agent the way `boot_kind` (one of BOOT_KINDS) says."""
-    if boot_kind != "bios":
-        raise ValueError(f"boot kind {boot_kind!r}: only {BOOT_KINDS} can use the device yet")
-    return vms.booter(payloads, machine, accel, abi)
+    if boot_kind == BIOS:
+        return vms.booter(payloads, machine, accel, abi)
+    if boot_kind == IGVM:
+        if not abi_declaration(abi).igvm_guests:
+            pytest.skip(
+                f"the {abi} device is offered to no guest started from an IGVM file "
+                "(its ABI declaration: igvm_guests)"
+            )
+        return IgvmBooter(vms, payloads, machine, accel, abi, files)
+    raise ValueError(f"boot kind {boot_kind!r}: not one of {BOOT_KINDS}")
 
 
 def start_from_igvm(
@@ -78,15 +135,7 @@ def start_from_igvm(
     """QEMU started from the IGVM file `path` (no -bios, no device); with `paused`, stopped
     before the first instruction (-S)."""
     cfg = vms.config(
-        machine,
-        accel,
-        machine_opts=(f"igvm-cfg={IGVM_OBJECT}",),
-        extra_args=(
-            "-object",
-            f"igvm-cfg,id={IGVM_OBJECT},file={path}",
-            *(("-S",) if paused else ()),
-            *extra_args,
-        ),
+        machine, accel, igvm=path, extra_args=(*(("-S",) if paused else ()), *extra_args)
     )
     return vms.start(cfg)
 

@@ -88,6 +88,8 @@ class Booted:
     image: Path
     identity: str
     abi: str
+    # The IGVM file QEMU was started from (boot kind "igvm"), None for a -bios host.
+    igvm: Path | None = None
 
     @property
     def agent(self) -> AgentClient:
@@ -178,12 +180,16 @@ class Booter:
             )
         image = self.image(size, identity)
         fw_cfg = tuple(FwCfgBlob(name, path) for name, path in (blobs or {}).items())
-        cfg = self.vms.config(
-            self.machine, self.accel, bios=image, fw_cfg=fw_cfg, devices=devices, **kw
-        )
+        started_from, firmware = self.firmware(image, kw)
+        cfg = self.vms.config(self.machine, self.accel, fw_cfg=fw_cfg, devices=devices, **firmware)
         vm = self.vms.start(cfg)
         vm.agent.timeout = vm.agent.boot_timeout = agent_deadline(self.accel, largest)
-        return Booted(vm, vm.agent.wait_banner(), image, identity, self.abi)
+        return Booted(vm, vm.agent.wait_banner(), image, identity, self.abi, started_from)
+
+    def firmware(self, image: Path, kw: dict[str, object]) -> tuple[Path | None, dict[str, object]]:
+        """How QEMU starts the agent `image`: the IGVM file it is started from (None here)
+        and the VMConfig fields `kw` with the firmware's: here `image` as -bios."""
+        return None, {**kw, "bios": image}
 
 
 def agent_deadline(accel: str, largest: int) -> float:

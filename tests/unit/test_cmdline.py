@@ -48,6 +48,17 @@ def test_optionrom_dir_and_extras() -> None:
     assert c.optionrom_dir(Path("/q/qemu-system-x86_64")) == Path("/q/pc-bios/optionrom")
 
 
+def test_started_from_an_igvm_file() -> None:
+    config = cfg(machine="q35", machine_opts=("smm=off",), igvm=Path("/img/a.igvm"))
+    args = c.build_args(config, c.fd_wiring(3, 4), None)
+    joined = " ".join(args)
+    assert f"-machine q35,igvm-cfg={c.IGVM_OBJECT},smm=off -accel" in joined
+    assert f"-object igvm-cfg,id={c.IGVM_OBJECT},file=/img/a.igvm" in joined
+    assert "-bios" not in args
+    with pytest.raises(ValueError, match="not both"):
+        cfg(bios=Path("/img/a.bin"), igvm=Path("/img/a.igvm"))
+
+
 def test_rejects_bad_values() -> None:
     with pytest.raises(ValueError):
         cfg(accel="hvf")

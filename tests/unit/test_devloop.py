@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 from harness.cli import fw_cfg_pair, make_parser
-from harness.workflows.devloop import run_args
+from harness.errors import HarnessError
+from harness.workdir import Workdir
+from harness.workflows import devloop
+from harness.workflows.devloop import boot_kind, firmware_image, run_args
 
 
 def test_run_args_console_qmp_device_and_extra(tmp_path: Path) -> None:
@@ -53,3 +56,49 @@ def test_test_command_options() -> None:
 def test_fw_cfg_pair_rejects(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         fw_cfg_pair(text)
+
+
+def test_run_args_started_from_an_igvm_file(tmp_path: Path) -> None:
+    igvm_file = tmp_path / "fw.igvm"
+    igvm_file.write_bytes(b"IGVM")
+    args = make_parser().parse_args(["run", "--igvm", str(igvm_file), "--machine", "q35"])
+    assert boot_kind(args) == "igvm"
+    cmd = run_args(tmp_path / "qemu", igvm_file, Path("/q.sock"), args)
+    assert "-bios" not in cmd
+    assert cmd[cmd.index("-machine") + 1] == "q35,igvm-cfg=igvm0"
+    assert cmd[cmd.index("-object") + 1] == f"igvm-cfg,id=igvm0,file={igvm_file}"
+    assert "vmfwupdate" in cmd
+
+
+def test_run_boot_igvm_wraps_the_firmware(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    image = tmp_path / "rom.bin"
+    image.write_bytes(b"\0" * 4096)
+    wrapped: list[tuple[Path, Path]] = []
+
+    def fake_wrap(src: Path, out_dir: Path, **kw: object) -> Path:
+        wrapped.append((src, out_dir))
+        return out_dir / "rom.igvm"
+
+    monkeypatch.setattr(devloop, "wrap", fake_wrap)
+    workdir = Workdir(tmp_path, "v7")
+    args = make_parser().parse_args(["run", "--boot", "igvm", "--image", str(image)])
+    path = firmware_image(args, workdir)
+    assert wrapped == [(image, workdir.payloads / "run" / "igvm")]
+    cmd = run_args(tmp_path / "qemu", path, Path("/q.sock"), args)
+    assert "-bios" not in cmd
+    assert cmd[cmd.index("-object") + 1] == f"igvm-cfg,id=igvm0,file={path}"
+    # without --boot igvm the same image is -bios, nothing wrapped
+    plain = make_parser().parse_args(["run", "--image", str(image)])
+    assert firmware_image(plain, workdir) == image
+    assert "-object" not in run_args(tmp_path / "qemu", image, Path("/q.sock"), plain)
+    assert len(wrapped) == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--igvm", "f.igvm", "--image", "r.bin"], ["--igvm", "f.igvm", "--boot", "bios"]],
+)
+def test_run_igvm_conflicts(argv: list[str]) -> None:
+    args = make_parser().parse_args(["run", *argv])
+    with pytest.raises(HarnessError):
+        boot_kind(args)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from igvm_files import host_booter
+from igvm_files import IgvmFiles, host_booter
 from vms import Booter, Payloads, VMFactory
 
 from harness.interface import v7
@@ -16,17 +16,29 @@ def abi() -> str:
 
 @pytest.fixture
 def igvm_host(
-    vms: VMFactory, payloads: Payloads, machine: str, accel: str, abi: str, boot_kind: str
+    vms: VMFactory,
+    payloads: Payloads,
+    igvm_files: IgvmFiles,
+    machine: str,
+    accel: str,
+    abi: str,
+    boot_kind: str,
 ) -> Booter:
     """Boots the host agent that arms IGVM images, on the test's machine and accelerator,
     started the way `boot_kind` says (igvm_files.BOOT_KINDS)."""
-    return host_booter(vms, payloads, machine, accel, abi, boot_kind)
+    return host_booter(vms, payloads, machine, accel, abi, boot_kind, igvm_files)
 
 
 @pytest.fixture
 def igvm_tcg_host(
-    vms: VMFactory, payloads: Payloads, machine: str, abi: str, boot_kind: str
+    vms: VMFactory,
+    payloads: Payloads,
+    igvm_files: IgvmFiles,
+    machine: str,
+    abi: str,
+    boot_kind: str,
 ) -> Booter:
     """`igvm_host` on TCG, for the flows that boot real firmware (SeaBIOS, OVMF): under
-    the PVM flavour of KVM here firmware code runs at ~0.1 MB/s (test_real_firmware.py)."""
-    return host_booter(vms, payloads, machine, "tcg", abi, boot_kind)
+    the PVM flavour of KVM here firmware code runs at ~0.1 MB/s (test_real_firmware.py);
+    and for the boot-kind flows of test_v7_igvm_host.py, which keep off KVM (time)."""
+    return host_booter(vms, payloads, machine, "tcg", abi, boot_kind, igvm_files)

@@ -1,4 +1,8 @@
-"""Updates to IGVM images (v7 FORMAT_IGVM), from a host started with the agent as -bios.
+"""Updates to IGVM images (v7 FORMAT_IGVM), from a host started either way (`boot_kind`:
+the agent as -bios, or QEMU started from the agent wrapped as IGVM, whose pages then go
+into the memory the host IGVM's launch created at the top of 4 GiB instead of a ROM
+region; the flow that needs room, OVMF with `rom-max-size`, is skipped there, as such a
+guest has no ROM region).
 
 The IGVM files are made by the toolkit with the pinned igvm-wrap (`igvm_files`): Debian's
 SeaBIOS and OVMF, and the agent itself. The host loads one from fw_cfg into RAM and arms
@@ -100,6 +104,8 @@ def test_ovmf_igvm_boots_in_room(igvm_tcg_host: Booter, igvm_files: IgvmFiles) -
     assert_region_holds(b.vm, b.device.abi, ovmf.read_bytes(), ROOM)
 
 
+# The one core flow the "igvm" boot kind runs on KVM too (conftest: igvm_kvm).
+@pytest.mark.igvm_kvm
 @pytest.mark.parametrize(
     "method",
     [

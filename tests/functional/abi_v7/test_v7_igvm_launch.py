@@ -2,9 +2,10 @@
 is started with that file (v7 interface, "IGVM images", reset step 3).
 
 For one file, QEMU A is started from it (`-object igvm-cfg`, `-machine igvm-cfg=`, no
--bios) and stopped before its first instruction (-S); QEMU B boots the agent as -bios,
-loads the same file, arms it with FORMAT_IGVM, and is stopped (QMP `stop`) before the
-`system_reset` that applies it, so B too waits at the first instruction after the update.
+-bios) and stopped before its first instruction (-S); QEMU B boots the agent (as -bios
+or from its IGVM file: `boot_kind`), loads the same file, arms it with FORMAT_IGVM, and
+is stopped (QMP `stop`) before the `system_reset` that applies it, so B too waits at the
+first instruction after the update.
 Every page the file defines (igvm-inspect's native page ranges, QMP `pmemsave`) and
 vCPU 0's registers (HMP `info registers`) must be equal.
 

@@ -7,12 +7,12 @@ after `loadvm` (device files, BIOS region, guest RAM) is the saved one.
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from checks import STAGE2, STAGE2_BLOB, assert_runs, assert_staged, nonce, reset
+from snapshots import drive_args, hmp_ok, make_disk
 from vms import STAGE1, Booted, Booter
 
 from harness.guest.protocol import HOST_RESET_METHOD, LOAD_ADDR
@@ -24,28 +24,6 @@ REGION = 512 * KIB
 IMAGE = 256 * KIB
 # Guest RAM the tests write a marker to, outside the agent and the staged image.
 MARKER_ADDR = 2 * MIB
-
-
-def make_disk(qemu_bin: Path, directory: Path) -> Path:
-    qemu_img = qemu_bin.parent / "qemu-img"
-    if not qemu_img.is_file():
-        pytest.fail(f"{qemu_img} missing: the build step builds qemu-img next to QEMU")
-    disk = directory / "snap.qcow2"
-    directory.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        [str(qemu_img), "create", "-f", "qcow2", str(disk), "16M"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, f"qemu-img create failed: {done.stderr}"
-    return disk
-
-
-def hmp_ok(b: Booted, command: str) -> None:
-    """Run a savevm/loadvm/delvm HMP command; it prints nothing on success."""
-    out = b.vm.qmp.hmp(command, timeout=60.0).strip()
-    assert out == "", f"{command}: {out}"
 
 
 def region_crc(b: Booted) -> int:
@@ -66,8 +44,7 @@ class Snap:
 def snap(boot: Booter, qemu_bin: Path) -> Snap:
     stage2 = boot.image(IMAGE, STAGE2)
     disk = make_disk(qemu_bin, boot.vms.log_root)
-    drive = ("-drive", f"file={disk},if=none,id=snapdisk,format=qcow2")
-    b = boot(size=REGION, blobs={STAGE2_BLOB: stage2}, extra_args=drive)
+    b = boot(size=REGION, blobs={STAGE2_BLOB: stage2}, extra_args=drive_args(disk))
     return Snap(b, b.image.read_bytes(), stage2)
 
 
