@@ -38,14 +38,17 @@ static void fw_cfg_select(uint16_t key)
 	outw(FW_CFG_PORT_SEL, key);
 }
 
+/*
+ * One string instruction for the whole read: a KVM that emulates the agent
+ * (PVM) then exits to QEMU once per 1 KiB instead of once per byte (15-25 us
+ * each), which makes a directory lookup about ten times faster there.
+ */
 static void fw_cfg_pio_read(void *buf, uint32_t len)
 {
-	uint8_t *p = buf;
-
-	barrier();
-	while (len--)
-		*p++ = inb(FW_CFG_PORT_DATA);
-	barrier();
+	__asm__ volatile("rep insb"
+			 : "+D"(buf), "+c"(len)
+			 : "d"((uint16_t)FW_CFG_PORT_DATA)
+			 : "memory");
 }
 
 int fw_cfg_probe(void)
