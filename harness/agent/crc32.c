@@ -40,24 +40,29 @@ static const uint32_t x2n_table[32] = {
 
 void crc32_init(void)
 {
-	uint32_t i, j, c;
+	uint32_t i, j, k, c;
+	uint32_t *t;
 
-	/* The single-bit entries by shifting, the rest by linearity. */
+	/* The single-bit entries of table 0 by shifting. */
 	for (i = 1; i < 256; i <<= 1) {
 		c = i;
 		for (j = 0; j < 8; j++)
 			c = (c & 1) ? (c >> 1) ^ POLY : c >> 1;
 		crc_table[0][i] = c;
 	}
-	crc_table[0][0] = 0;
-	for (i = 3; i < 256; i++) {
-		if (i & (i - 1))
-			crc_table[0][i] = crc_table[0][i & (i - 1)] ^ crc_table[0][i & -i];
-	}
-	for (j = 1; j < 8; j++) {
-		for (i = 0; i < 256; i++) {
-			c = crc_table[j - 1][i];
-			crc_table[j][i] = crc_table[0][c & 0xff] ^ (c >> 8);
+	for (k = 0; k < 8; k++) {
+		t = crc_table[k];
+		/* Table k is table k - 1 one byte further: its single-bit entries from there. */
+		for (i = 1; k && i < 256; i <<= 1) {
+			c = crc_table[k - 1][i];
+			t[i] = crc_table[0][c & 0xff] ^ (c >> 8);
+		}
+		/* The rest by linearity, t[i ^ j] = t[i] ^ t[j]: 6 instructions an entry. */
+		t[0] = 0;
+		for (i = 2; i < 256; i <<= 1) {
+			c = t[i];
+			for (j = 1; j < i; j++)
+				t[i + j] = c ^ t[j];
 		}
 	}
 }

@@ -134,7 +134,7 @@ int fw_cfg_write(uint16_t key, const void *buf, uint32_t len)
 uint32_t fw_cfg_foreach_file(int (*fn)(const struct fw_cfg_file *f, void *opaque),
 			     void *opaque)
 {
-	uint8_t raw[4 + 2 + 2 + FW_CFG_NAME_LEN];
+	uint8_t raw[4 + 2 + 2];
 	struct fw_cfg_file f;
 	uint32_t count, i;
 
@@ -147,11 +147,12 @@ uint32_t fw_cfg_foreach_file(int (*fn)(const struct fw_cfg_file *f, void *opaque
 	count = (uint32_t)raw[0] << 24 | (uint32_t)raw[1] << 16 |
 		(uint32_t)raw[2] << 8 | raw[3];
 	for (i = 0; i < count; i++) {
+		/* size, select, reserved; then the name straight into place */
 		fw_cfg_pio_read(raw, sizeof(raw));
+		fw_cfg_pio_read(f.name, FW_CFG_NAME_LEN);
 		f.size = (uint32_t)raw[0] << 24 | (uint32_t)raw[1] << 16 |
 			 (uint32_t)raw[2] << 8 | raw[3];
 		f.select = (uint16_t)(raw[4] << 8 | raw[5]);
-		memcpy(f.name, raw + 8, FW_CFG_NAME_LEN);
 		f.name[FW_CFG_NAME_LEN] = '\0';
 		if (fn(&f, opaque))
 			return i + 1;
