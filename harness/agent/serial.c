@@ -119,7 +119,8 @@ void serial_puts(const char *s)
  * IIR "received data available" with the FIFO on means at least the trigger
  * level is waiting: those 14 bytes come in with one `rep insb` (one exit, and
  * QEMU refills the FIFO with up to 14 bytes at once, not one per read). Fewer
- * are read a byte at a time while LSR has data; with none, wait in hlt.
+ * (the end of a line) are read a byte at a time while LSR has data, without
+ * asking IIR again; with none, wait in hlt.
  */
 uint32_t serial_read(uint8_t buf[SERIAL_READ_MAX])
 {
@@ -134,10 +135,10 @@ uint32_t serial_read(uint8_t buf[SERIAL_READ_MAX])
 					 : "memory");
 			return RX_TRIGGER;
 		}
-		if (inb(COM1 + UART_LSR) & LSR_DR) {
-			buf[0] = inb(COM1 + UART_RBR);
-			return 1;
-		}
+		for (count = 0; count < SERIAL_READ_MAX && (inb(COM1 + UART_LSR) & LSR_DR); count++)
+			buf[count] = inb(COM1 + UART_RBR);
+		if (count)
+			return count;
 		idle_wait();
 	}
 }
