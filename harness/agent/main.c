@@ -100,7 +100,8 @@ static void reply_fwcfg_err(int rc, const char *name)
 	}
 }
 
-static int hex_val(char c)
+/* Inline: it runs twice per byte of every `write`/`mwrite` line. */
+static inline __attribute__((always_inline)) int hex_val(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -637,7 +638,8 @@ static void run_line(char *s)
 
 void agent_main(void)
 {
-	uint32_t len = 0;
+	uint8_t in[SERIAL_READ_MAX];
+	uint32_t len = 0, n, i;
 	int overflow = 0;
 	int nul = 0;
 	int c;
@@ -650,26 +652,29 @@ void agent_main(void)
 	serial_puts(AGENT_READY "\n");
 
 	for (;;) {
-		c = serial_getc();
-		if (c == '\r' || c == '\n') {
-			if (overflow) {
-				reply_err("line-too-long", NULL);
-			} else if (nul) {
-				/* A NUL would end the line early as a C string. */
-				reply_err("bad-argument", "nul-byte");
-			} else if (len) {
-				line[len] = '\0';
-				run_line(line);
+		n = serial_read(in);
+		for (i = 0; i < n; i++) {
+			c = in[i];
+			if (c == '\r' || c == '\n') {
+				if (overflow) {
+					reply_err("line-too-long", NULL);
+				} else if (nul) {
+					/* A NUL would end the line early as a C string. */
+					reply_err("bad-argument", "nul-byte");
+				} else if (len) {
+					line[len] = '\0';
+					run_line(line);
+				}
+				len = 0;
+				overflow = 0;
+				nul = 0;
+			} else if (c == '\0') {
+				nul = 1;
+			} else if (len < AGENT_LINE_MAX) {
+				line[len++] = (char)c;
+			} else {
+				overflow = 1;
 			}
-			len = 0;
-			overflow = 0;
-			nul = 0;
-		} else if (c == '\0') {
-			nul = 1;
-		} else if (len < AGENT_LINE_MAX) {
-			line[len++] = (char)c;
-		} else {
-			overflow = 1;
 		}
 	}
 }

@@ -7,7 +7,9 @@
 void serial_init(void);
 void serial_putc(char c);         /* "\n" is sent as "\r\n" */
 void serial_puts(const char *s);
-int serial_getc(void);            /* blocks until a byte arrives */
+/* Blocks until input arrives; stores 1..SERIAL_READ_MAX bytes at buf, returns how many. */
+#define SERIAL_READ_MAX 14
+uint32_t serial_read(uint8_t buf[SERIAL_READ_MAX]);
 void serial_flush(void);          /* wait until the transmitter is empty */
 
 void put_hex(uint32_t val, int digits);   /* lowercase, zero-padded */

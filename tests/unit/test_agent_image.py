@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import platform
+import random
 import shutil
 import subprocess
 import zlib
@@ -119,34 +121,88 @@ def test_other_sizes_link(built: AgentImage, size: int) -> None:
     assert data[-VECTOR_BYTES] == JMP_REL16
 
 
-def test_agent_crc32_matches_zlib(built: AgentImage, tmp_path: Path) -> None:
-    """The agent's own CRC-32 code, compiled for the host, agrees with zlib."""
+# Reads the file whole; CRCs it from byte `skip` in two calls split at byte `split`.
+CRC_DRIVER = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include "crc32.h"
+int main(int argc, char **argv) {
+  FILE *f = fopen(argv[1], "rb");
+  size_t n, skip = strtoul(argv[2], 0, 0), split = strtoul(argv[3], 0, 0);
+  unsigned char *buf;
+  uint32_t c;
+  if (!f || fseek(f, 0, SEEK_END)) return 2;
+  n = (size_t)ftell(f);
+  rewind(f);
+  buf = malloc(n + 1);
+  if (!buf || fread(buf, 1, n, f) != n) return 2;
+  crc32_init();
+  c = crc32_update(0, buf + skip, split - skip);
+  c = crc32_update(c, buf + split, n - split);
+  printf("%08x\n", (unsigned)c);
+  return 0;
+}
+"""
+
+
+def _zero_runs() -> bytes:
+    """Data with zero runs just below, at and above the length the agent skips at once,
+    long runs, and runs that do not start or end on a word."""
+    rng = random.Random(27)
+    parts = []
+    for zeros in (0, 1, 3, 508, 509, 511, 512, 513, 516, 1021, 4096, 65536, 1 << 20, 777):
+        parts.append(rng.randbytes(rng.choice((1, 2, 3, 5, 8, 64, 300))))
+        parts.append(bytes(zeros))
+    parts.append(b"\xff" * 4096)
+    return b"".join(parts)
+
+
+@pytest.mark.parametrize("path", ["x86", "portable"])
+def test_agent_crc32_matches_zlib(built: AgentImage, tmp_path: Path, path: str) -> None:
+    """The agent's own CRC-32 code, compiled for the host, agrees with zlib: on the image and
+    on data with zero runs, from unaligned starts, continued across two calls; both the x86
+    zero-word scan (`repe scasl`, what the agent runs) and the portable C loop."""
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         pytest.skip("no host C compiler to run the agent's crc32.c")
+    if path == "x86" and platform.machine() not in ("x86_64", "i386", "i686"):
+        pytest.skip(f"the x86 scan needs an x86 host, not {platform.machine()}")
     driver = tmp_path / "crc_main.c"
-    driver.write_text(
-        '#include <stdio.h>\n#include <stdlib.h>\n#include "crc32.h"\n'
-        "int main(int argc, char **argv) {\n"
-        '  FILE *f = fopen(argv[1], "rb"); static unsigned char buf[1 << 16];\n'
-        "  size_t n, skip = argc > 2 ? strtoul(argv[2], 0, 0) : 0; uint32_t c = 0;\n"
-        "  crc32_init();\n"
-        "  while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {\n"
-        "    size_t s = skip < n ? skip : n; skip -= s;\n"
-        "    c = crc32_update(c, buf + s, n - s); }\n"
-        '  printf("%08x\\n", (unsigned)c); return 0; }\n'
+    driver.write_text(CRC_DRIVER)
+    obj = tmp_path / "crc32.o"
+    # -ffreestanding: GCC's own <stdint.h>, which does not mind the undefined target macros
+    portable = ["-ffreestanding", "-U__x86_64__", "-U__i386__"] if path == "portable" else []
+    subprocess.run(
+        [
+            cc,
+            "-O2",
+            *portable,
+            "-I",
+            str(AGENT_DIR),
+            "-c",
+            str(AGENT_DIR / "crc32.c"),
+            "-o",
+            str(obj),
+        ],
+        check=True,
     )
     exe = tmp_path / "crc"
     subprocess.run(
-        [cc, "-O2", "-I", str(AGENT_DIR), str(driver), str(AGENT_DIR / "crc32.c"), "-o", str(exe)],
-        check=True,
+        [cc, "-O2", "-I", str(AGENT_DIR), str(driver), str(obj), "-o", str(exe)], check=True
     )
-    data = built.path.read_bytes()
-    for skip in (0, 1, 3, 0x10000 - 5):  # exercise unaligned heads and short tails
-        out = subprocess.run(
-            [str(exe), str(built.path), str(skip)], capture_output=True, text=True, check=True
-        )
-        assert int(out.stdout, 16) == zlib.crc32(data[skip:])
+    runs = tmp_path / "runs.bin"
+    runs.write_bytes(_zero_runs())
+    for file in (built.path, runs):
+        data = file.read_bytes()
+        # unaligned heads, short tails, a split inside a zero run and one in the data
+        for skip, split in ((0, 0), (1, 1), (3, 7), (2, 0x8001), (len(data) - 5, len(data) - 2)):
+            out = subprocess.run(
+                [str(exe), str(file), str(skip), str(split)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            assert int(out.stdout, 16) == zlib.crc32(data[skip:]), (file.name, skip, split)
 
 
 def test_check_image_accepts_built(built: AgentImage) -> None:
