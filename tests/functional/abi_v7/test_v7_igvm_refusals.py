@@ -1,12 +1,15 @@
 """IGVM images the device refuses, as the guest reads the structure back (v7 interface,
 "IGVM images": the write-time checks in their order, and the check again at the reset).
 
-At write time, each refusal changes nothing but `status` (the read-back is the structure
-before it with that status), and the host agent still boots at the next reset:
+Each runs on both boot kinds: a host started with -bios (the agent) and one started from
+the agent's IGVM file. At write time, each refusal changes nothing but `status` (the
+read-back is the structure before it with that status), and the host agent still boots at
+the next reset:
 
 - over `igvm-max-size` (the property set to the OVMF file's size; one byte more):
   `BAD_SIZE`; at exactly that size the checks go on, and OVMF's 2 MiB of pages do not
-  fit the 256 KiB ROM region of the host: `BAD_LAYOUT` (a page outside memory);
+  fit in the host's memory (its 256 KiB ROM region, or on an IGVM host the memory its
+  launch made): `BAD_LAYOUT` (a page outside memory);
 - not an IGVM file (the agent's own ROM image), a bad checksum (a byte of the variable
   headers changed in RAM), a truncated file (its size less one), a file with no native
   platform (`igvm-wrap --no-native --snp`): `LOAD_FAIL`;
@@ -18,9 +21,10 @@ after arming: `APPLY_FAIL`, the firmware unchanged (the host agent boots again),
 armed, and no restore of the host's firmware due because of it.
 
 What igvm-wrap cannot make from these inputs, and so is not here: a page over the image's
-own range (igvm-wrap's pages lie in the ROM region and its 128 KiB below 1 MiB, which are
-not RAM on a -bios guest, so such an image range is `BAD_RANGE` first), and a confidential
-page type for the native platform (igvm-wrap gives secrets and CPUID pages to SEV-SNP only).
+own range (igvm-wrap's pages lie at the top of 4 GiB and in its 128 KiB below 1 MiB, where
+an image range is not guest RAM on a -bios guest, so it is `BAD_RANGE` first), and a
+confidential page type for the native platform (igvm-wrap gives secrets and CPUID pages to
+SEV-SNP only); QEMU's qtest covers both with files it writes itself.
 """
 
 from __future__ import annotations
