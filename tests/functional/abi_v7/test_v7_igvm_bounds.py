@@ -84,8 +84,8 @@ def test_igvm_max_size_before_any_read(igvm_tcg_host: Booter) -> None:
 def test_refused_writes_keep_no_host_memory(
     vms: VMFactory, payloads: Payloads, igvm_files: IgvmFiles, pytestconfig: pytest.Config
 ) -> None:
-    """One host (pc, -bios, TCG): each write costs ~0.5 s of parsing, and what it leaves
-    behind does not depend on the machine or on how the host was started."""
+    """One host (pc, -bios, TCG): each write costs 0.3-0.5 s of reading and parsing, and
+    what it leaves behind does not depend on the machine or on how the host was started."""
     writes = LONG_WRITES if pytestconfig.getoption("--hostile-long") else WRITES
     igvm = igvm_files.payload(REFUSED_FILE)
     host = vms.booter(payloads, MACHINES[0], "tcg", v7.NAME)
@@ -107,8 +107,7 @@ def test_refused_writes_keep_no_host_memory(
     summary = (
         f"{writes} refused writes of a {size / MIB:.1f} MiB IGVM file in {seconds:.1f} s: "
         f"RSS before them {before / MIB:.1f} MiB, after {WARMUP} {after_warmup / MIB:.1f} MiB, "
-        f"after {writes} "
-        f"{final.rss / MIB:.1f} MiB ({(final.rss - after_warmup) / MIB:+.2f} MiB), "
+        f"after {writes} {final.rss / MIB:.1f} MiB ({(final.rss - after_warmup) / MIB:+.2f} MiB), "
         f"peak {final.peak / MIB:.1f} MiB"
     )
     print(summary)
@@ -133,6 +132,7 @@ def test_reset_applies_the_bytes_it_checks(igvm_tcg_host: Booter, igvm_files: Ig
     assert_runs(reset(b.vm, "cf9").banner, new_image, REWRITTEN)
     size = armed.fw_image_size
     checks = [(e.addr, e.size, e.applied, e.status) for e in igvm_checks(b)]
-    assert checks == [(LOAD_ADDR, size, False, "OK"), (LOAD_ADDR, size, True, "OK")]
+    ok = Status.OK.name
+    assert checks == [(LOAD_ADDR, size, False, ok), (LOAD_ADDR, size, True, ok)]
     # The new firmware stays: the next cold reset boots it again, not the host's.
     assert_runs(reset(b.vm, HOST_RESET_METHOD).banner, new_image, REWRITTEN)
