@@ -9,13 +9,12 @@ Run with --hostile-long (make check-vmfwupdate SLOW=1).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from checks import assert_runs, load, reset
 from vms import Booter
 
 from harness.guest.protocol import HOST_RESET_METHOD, LOAD_ADDR, RESET_METHODS
+from harness.machine.process_memory import memory
 from harness.machine.sanitizers import ASAN_OPTIONS
 from harness.platform import KIB, MIB
 
@@ -24,13 +23,6 @@ WARMUP = 10
 RSS_SLACK = 4 * MIB
 SIZE = 128 * KIB
 ADDRS = {"leak-a": LOAD_ADDR, "leak-b": LOAD_ADDR + MIB}
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * KIB
-    raise AssertionError(f"no VmRSS in /proc/{pid}/status")
 
 
 def test_update_cycles_do_not_leak(boot: Booter, pytestconfig: pytest.Config, accel: str) -> None:
@@ -61,8 +53,8 @@ def test_update_cycles_do_not_leak(boot: Booter, pytestconfig: pytest.Config, ac
         assert_runs(outcome.banner, images[target], target)
         running = target
         if cycle + 1 == WARMUP:
-            after_warmup = rss_bytes(b.vm.pid)
-    final = rss_bytes(b.vm.pid)
+            after_warmup = memory(b.vm.pid).rss
+    final = memory(b.vm.pid).rss
     growth = final - after_warmup
     summary = (
         f"leak: RSS after {WARMUP} cycles {after_warmup / MIB:.1f} MiB, after {CYCLES} "
