@@ -11,6 +11,9 @@ allocation leaves no event.
   (the next check, which 4 GiB from 16 MiB fails): no event, and QEMU's peak resident set
   rises by less than 1 MiB over each write. The same range at exactly 1 MiB is read and
   parsed: `LOAD_FAIL`, traced;
+- the directives counted before the parse: a 3 MiB file of 100,000 page directives is
+  `BAD_SIZE` (each counts 4 KiB, as `held_size` says, and the device logs its count), and
+  QEMU's peak resident set rises by little more than the file;
 - no host memory kept after refused writes: a 64 MiB IGVM file of random pages (the
   pinned igvm-wrap), whose pages lie at the top of 4 GiB where no guest here has memory,
   armed again and again: each write allocates, reads and parses all of it and is refused
@@ -32,10 +35,11 @@ from checks import STAGE2, STAGE2_BLOB, assert_runs, image_facts, load, reset
 from igvm_files import IGVM_TRACE, IgvmFiles, assert_igvm_armed, igvm_checks, v7_device
 from vms import Booter, Payloads, VMFactory
 
-from harness.build.igvm_payloads import for_file_size
+from harness.build.igvm_payloads import for_directives, for_file_size
 from harness.guest.protocol import HOST_RESET_METHOD, LOAD_ADDR
 from harness.interface import v7
-from harness.interface.v7 import IGVM_MAX_SIZE_PROPERTY, Status
+from harness.interface.igvm_file import held_size
+from harness.interface.v7 import IGVM_MAX_SIZE, IGVM_MAX_SIZE_PROPERTY, Status
 from harness.machine.cmdline import DEVICE, MACHINES, device_arg, size_text
 from harness.machine.process_memory import memory, reset_peak
 from harness.platform import GIB, KIB, MIB
@@ -54,6 +58,12 @@ WRITES = 20
 LONG_WRITES = 1000
 RSS_SLACK = 4 * MIB
 TRIAL_IMAGE = 128 * KIB
+# igvm-wrap makes one directive of each page; this many is far over igvm-max-size when
+# each counts 4 KiB, in a file of about 3 MiB.
+MANY_DIRECTIVES = 100_000
+MANY_BLOB = "opt/vmfwtest/many.igvm"
+# What a refused write may take beyond the buffer it reads the file into.
+PARSE_SLACK = 16 * MIB
 REWRITTEN = "rewritten"
 REWRITTEN_BLOB = "opt/vmfwtest/rewritten.igvm"
 
@@ -79,6 +89,30 @@ def test_igvm_max_size_before_any_read(igvm_tcg_host: Booter) -> None:
     assert Status(dev.arm_igvm(LOAD_ADDR, SMALL_MAX).status) == Status.LOAD_FAIL
     parsed = [(e.addr, e.size, e.applied, e.status) for e in igvm_checks(b)[traced:]]
     assert parsed == [(LOAD_ADDR, SMALL_MAX, False, Status.LOAD_FAIL.name)]
+
+
+def test_directives_counted_before_the_parse(igvm_tcg_host: Booter, igvm_files: IgvmFiles) -> None:
+    """A small file of many page directives whose data they share: libigvm would keep a
+    4 KiB copy of each (313 MiB and 3.3 s for this file, measured before the device
+    counted them), so the device charges each directive 4 KiB before the parse and refuses
+    the file over igvm-max-size: BAD_SIZE, the count it logs is `held_size`'s, and QEMU's
+    peak RSS rises by little more than the file it read."""
+    igvm = igvm_files.payload(for_directives(MANY_DIRECTIVES))
+    data = igvm.read_bytes()
+    held = held_size(data)
+    assert len(data) < IGVM_MAX_SIZE < held
+    b = igvm_tcg_host(blobs={MANY_BLOB: igvm}, extra_args=IGVM_TRACE)
+    assert load(b.agent, MANY_BLOB) == image_facts(igvm)
+    traced = len(igvm_checks(b))
+    start = reset_peak(b.vm.pid)
+    status = Status(v7_device(b).arm_igvm(LOAD_ADDR, len(data)).status)
+    rise = memory(b.vm.pid).peak - start.rss
+    print(f"{MANY_DIRECTIVES} directives, {len(data)} bytes: {status.name}, peak RSS +{rise}")
+    assert status == Status.BAD_SIZE
+    checks = [(e.size, e.applied, e.status) for e in igvm_checks(b)[traced:]]
+    assert checks == [(len(data), False, Status.BAD_SIZE.name)]
+    assert f"would take {held:#x} bytes of host memory" in b.vm.stderr_text()
+    assert rise < len(data) + PARSE_SLACK, f"peak RSS rose {rise / MIB:.1f} MiB"
 
 
 def test_refused_writes_keep_no_host_memory(
