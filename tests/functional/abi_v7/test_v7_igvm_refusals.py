@@ -6,8 +6,10 @@ the agent's IGVM file. At write time, each refusal changes nothing but `status` 
 read-back is the structure before it with that status), and the host agent still boots at
 the next reset:
 
-- over `igvm-max-size` (the property set to the OVMF file's size; one byte more):
-  `BAD_SIZE`; at exactly that size the checks go on, and OVMF's 2 MiB of pages do not
+- over `igvm-max-size` (the property set to what checking the OVMF file takes: its size,
+  or the 4 KiB a directive that the device counts before the parse, `held_size`, when that
+  is more; one byte more): `BAD_SIZE`; at that limit the checks go on, and OVMF's 2 MiB
+  of pages do not
   fit in the host's memory (its 256 KiB ROM region, or on an IGVM host the memory its
   launch made): `BAD_LAYOUT` (a page outside memory);
 - not an IGVM file (the agent's own ROM image), a bad checksum (a byte of the variable
@@ -43,7 +45,7 @@ from vms import DEFAULT_IMAGE_SIZE, STAGE1, Booter
 from harness.build.igvm_images import Wrap
 from harness.guest.agent_client import AgentClient
 from harness.guest.protocol import HOST_RESET_METHOD, LOAD_ADDR
-from harness.interface.igvm_file import FixedHeader
+from harness.interface.igvm_file import FixedHeader, held_size
 from harness.interface.v7 import FORMAT_IGVM, IGVM_MAX_SIZE_PROPERTY, Status
 from harness.interface.v7_struct import Fields
 from harness.machine.cmdline import DEVICE, device_arg
@@ -70,7 +72,7 @@ def test_write_time_refusals(igvm_host: Booter, igvm_files: IgvmFiles) -> None:
     snp_only = igvm_files.wrap(SEABIOS, Wrap.SNP_ONLY)
     ovmf = igvm_files.wrap(firmware(OVMF, "ovmf"))
     assert not igvm_files.inspect(snp_only).native
-    max_size = ovmf.stat().st_size
+    max_size = max(ovmf.stat().st_size, held_size(ovmf.read_bytes()))
     b = igvm_host(
         blobs={
             SEABIOS_BLOB: seabios,
@@ -90,9 +92,9 @@ def test_write_time_refusals(igvm_host: Booter, igvm_files: IgvmFiles) -> None:
     def refused(code: Status) -> Fields:
         return replace(before, status=code)
 
-    assert load(b.agent, OVMF_BLOB).size == max_size
+    ovmf_size = load(b.agent, OVMF_BLOB).size
     assert write(max_size + 1) == refused(Status.BAD_SIZE)
-    assert write(max_size) == refused(Status.BAD_LAYOUT)
+    assert write(ovmf_size) == refused(Status.BAD_LAYOUT)
 
     agent_size = load(b.agent, AGENT_BLOB).size
     assert write(agent_size) == refused(Status.LOAD_FAIL), "not an IGVM file"
