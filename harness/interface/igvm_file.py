@@ -15,6 +15,8 @@ from dataclasses import dataclass
 MAGIC = b"IGVM"
 FIXED_HEADER = "<4sIIIII"
 FIXED_HEADER_SIZE = struct.calcsize(FIXED_HEADER)
+# where the checksum field lies (the fixed header's last u32)
+CHECKSUM_OFFSET = FIXED_HEADER_SIZE - 4
 
 
 @dataclass(frozen=True)
@@ -41,3 +43,9 @@ class FixedHeader:
         first byte of the variable headers (changing it leaves the file's size and layout
         as they are, so libigvm stops at the checksum)."""
         return self.variable_header_offset
+
+    @property
+    def refused_if_changed(self) -> tuple[int, ...]:
+        """Offsets of bytes whose change alone makes libigvm refuse the file: the first of
+        the magic, the checksum field, the first byte of the variable headers."""
+        return (0, CHECKSUM_OFFSET, self.checksummed_byte)
