@@ -41,8 +41,8 @@ from pathlib import Path
 
 import pytest
 from checks import assert_runs, guest_ram, image_facts, load, reset, status
-from igvm_files import BIOS, IgvmFiles, host_booter
-from vms import STAGE1, Booted, Booter, Payloads, VMFactory
+from igvm_files import BIOS, IgvmFiles
+from vms import STAGE1, Booted, Booter
 
 from harness.guest.protocol import HOST_RESET_METHOD
 from harness.interface.abis import abi as abi_declaration
@@ -103,18 +103,9 @@ def seed_and_ops(config: pytest.Config, default_ops: int) -> tuple[int, int]:
 
 
 @pytest.fixture
-def host(
-    vms: VMFactory,
-    payloads: Payloads,
-    igvm_files: IgvmFiles,
-    machine: str,
-    accel: str,
-    abi: str,
-    boot_kind: str,
-) -> Host:
+def host(igvm_host: Booter, boot_kind: str, igvm_files: IgvmFiles) -> Host:
     """Boots the host agent as `boot_kind` says (-bios, or from its IGVM file)."""
-    boot = host_booter(vms, payloads, machine, accel, abi, boot_kind, igvm_files)
-    return Host(boot, boot_kind, igvm_files)
+    return Host(igvm_host, boot_kind, igvm_files)
 
 
 @dataclass

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 from checks import assert_runs, image_facts, load, reset
-from igvm_files import BIOS, IgvmFiles, host_booter, v7_device
-from vms import Booted, Payloads, VMFactory
+from igvm_files import BIOS, IgvmFiles, v7_device
+from vms import Booted, Booter
 
 from harness.guest.protocol import HOST_RESET_METHOD, LOAD_ADDR, RESET_METHODS
 from harness.interface.abis import abi as abi_declaration
@@ -88,10 +88,8 @@ def rss_bytes(pid: int) -> int:
 
 
 def test_update_cycles_do_not_leak(
-    vms: VMFactory,
-    payloads: Payloads,
+    igvm_host: Booter,
     igvm_files: IgvmFiles,
-    machine: str,
     accel: str,
     abi: str,
     boot_kind: str,
@@ -101,7 +99,7 @@ def test_update_cycles_do_not_leak(
         pytest.skip(f"{CYCLES} update cycles: run with --hostile-long (make ... SLOW=1)")
     if accel != "tcg":
         pytest.skip("KVM here is PVM: 1,000 firmware boots would take far too long; TCG covers it")
-    boot = host_booter(vms, payloads, machine, accel, abi, boot_kind, igvm_files)
+    boot = igvm_host
     images = {ident: boot.image(SIZE, ident) for ident in ADDRS}
     takes_igvm = abi_declaration(abi).igvm_trace is not None
     both = updates(images, boot_kind, takes_igvm, igvm_files)
