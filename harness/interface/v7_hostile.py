@@ -40,7 +40,7 @@ from harness.interface.hostile import (
     Write,
     find_image,
 )
-from harness.interface.hostile_guest import ChangedBytes, Guest, Image
+from harness.interface.hostile_guest import ChangedBytes, Guest, Image, PlacedIgvm
 from harness.interface.v7 import (
     CTL_DISABLE,
     CTL_HOST_FW,
@@ -58,9 +58,11 @@ from harness.interface.v7_struct import Fields
 ALL_FILES = (FILE, READ_ONLY_FILE, MISSING_FILE)
 WRITE_WEIGHTS = (10.0, 1.0, 1.0)
 ROM = FORMAT_PLATFORM_ROM
-# How often the guest flips bits of a placed IGVM file, and how often such a flip undoes
-# earlier damage (so that files are not left broken for good).
+# How often the guest flips bits of a placed IGVM file; how often such a flip hits the
+# armed file (APPLY_FAIL if the reset comes before the next write), else undoes earlier
+# damage (so that files are not left broken for good).
 CHANGE_RATE = 0.03
+ARMED_SHARE = 0.9
 REPAIR_SHARE = 0.6
 
 
@@ -147,21 +149,29 @@ class OpGenerator(SeededOps):
         return Write(FILE, self.model.device.fields.with_guest_fields(0).pack())
 
     def guest_change(self) -> Flip | None:
-        """Damage a placed IGVM file (a bit of a checked byte; the armed one by preference,
-        so that the reset refuses it), or undo such damage; never while locked."""
+        """Damage the armed IGVM file (so that the reset refuses it) or another placed one
+        (a bit of a checked byte), or undo such damage; never while locked."""
         rng, model = self.rng, self.model
         if model.device.locked or not model.igvm.files:
             return None
+        armed = self.armed_file()
         damaged = sorted(model.changed.masks.items())
-        if damaged and rng.random() < REPAIR_SHARE:
+        if armed is not None and rng.random() < ARMED_SHARE:
+            target = armed
+        elif damaged and rng.random() < REPAIR_SHARE:
             addr, mask = rng.choice(damaged)
             return Flip(addr, mask)
-        f = model.device.fields
-        armed = model.igvm.file_at(f.fw_image_addr, f.fw_image_size)
-        if armed is None or not model.device.armed_igvm or rng.random() < 0.5:
-            armed = rng.choice(model.igvm.files)
+        else:
+            target = rng.choice(model.igvm.files)
         mask = rng.choice([0xFF, 1 << rng.randrange(8)])
-        return Flip(armed.addr + rng.choice(armed.checked), mask)
+        return Flip(target.addr + rng.choice(target.checked), mask)
+
+    def armed_file(self) -> PlacedIgvm | None:
+        """The IGVM file armed now, if one is."""
+        f = self.model.device.fields
+        if not self.model.device.armed_igvm:
+            return None
+        return self.model.igvm.file_at(f.fw_image_addr, f.fw_image_size)
 
     def span(self) -> int:
         """The largest image size worth trying: the region, else the largest placed."""
