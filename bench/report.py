@@ -18,7 +18,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from bench.stats import Figure, human
+from bench.stats import Figure, show
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -35,6 +35,8 @@ BAR_PLOTS = (
     ("suite", "quick functional suite", "quick_suite.png"),
 )
 RESET_PLOT = "reset_latency.png"
+# meta: the later runs of some groups merged into the results (`merge`)
+MERGED_RUNS = "merged_runs"
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def table(results: Results) -> str:
     lines = [
         START,
         f"Measured by `make bench` on {meta['date']} ({meta['cpus']} CPUs; series "
-        f"{', '.join(series)}); spread = max - min; generated from "
+        f"{', '.join(series)}){remeasured(meta)}; spread = max - min; generated from "
         "`bench/results/bench.json`, plots in `bench/results/`.",
         "",
         "| series | group | figure | median | ratio | spread | reps | note |",
@@ -81,11 +83,25 @@ def table(results: Results) -> str:
         if not f.samples:
             continue
         lines.append(
-            f"| {f.series} | {f.group} | {f.name} | {human(f.median)} | "
-            f"{ratio(f, results.figures)} | {human(f.spread)} | {len(f.samples)} | {f.note} |"
+            f"| {f.series} | {f.group} | {f.name} | {show(f.median, f.unit)} | "
+            f"{ratio(f, results.figures)} | {show(f.spread, f.unit)} | {len(f.samples)} | "
+            f"{f.note} |"
         )
     lines.append(END)
     return "\n".join(lines)
+
+
+def remeasured(meta: Mapping[str, object]) -> str:
+    """``; the igvm group (v7) measured again on <date>`` for each run merged into these
+    results (`merge`), '' for none."""
+    runs = meta.get(MERGED_RUNS, [])
+    if not isinstance(runs, list):
+        return ""
+    return "".join(
+        f"; the {', '.join(run['groups'])} group(s) ({', '.join(run['series'])}) measured "
+        f"again on {run['date']}"
+        for run in runs
+    )
 
 
 def ratio(figure: Figure, figures: Sequence[Figure]) -> str:
@@ -180,10 +196,42 @@ def render(results_dir: Path = RESULTS, readme: Path = README) -> list[Path]:
     return [*outputs, readme]
 
 
-def write_all(figures: Sequence[Figure], results_dir: Path = RESULTS) -> list[Path]:
-    """bench.json of this run, then everything rendered from it."""
-    write_json(Results(machine(), list(figures)), results_dir / JSON_NAME)
-    return [results_dir / JSON_NAME, *render(results_dir)]
+def merge(old: Results, figures: Sequence[Figure], measured: Sequence[tuple[str, str]]) -> Results:
+    """`old` with the figures of each (series, group) in `measured` replaced by this run's
+    `figures`, which come after the figures kept; the run's date and what it measured are
+    added to the meta (`MERGED_RUNS`)."""
+    replaced = set(measured)
+    kept = [f for f in old.figures if (f.series, f.group) not in replaced]
+    run = machine()
+    meta = dict(old.meta)
+    previous = meta.get(MERGED_RUNS, [])
+    meta[MERGED_RUNS] = [
+        *(previous if isinstance(previous, list) else []),
+        {
+            "date": run["date"],
+            "groups": sorted({g for _, g in replaced}),
+            "series": sorted({s for s, _ in replaced}),
+        },
+    ]
+    return Results(meta, [*kept, *figures])
+
+
+def write_all(
+    figures: Sequence[Figure],
+    results_dir: Path = RESULTS,
+    *,
+    keep_others: Sequence[tuple[str, str]] | None = None,
+) -> list[Path]:
+    """bench.json of this run, then everything rendered from it. With `keep_others` (the
+    (series, group) pairs this run measured), the figures of every other pair in the
+    bench.json there are kept (`merge`) instead of dropped."""
+    path = results_dir / JSON_NAME
+    if keep_others is not None and path.is_file():
+        results = merge(read_json(path), figures, keep_others)
+    else:
+        results = Results(machine(), list(figures))
+    write_json(results, path)
+    return [path, *render(results_dir)]
 
 
 if __name__ == "__main__":

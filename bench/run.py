@@ -2,10 +2,13 @@
 and the measured table in docs/benchmarks.md (rendered from the JSON).
 
   python -m bench.run [--series v6|v7|all] [--qemu-bin PATH] [--only GROUP,...]
+                      [--keep-others]
 
 --series defaults to $SERIES, else v7 (`make bench` passes all: both series in one run).
 --qemu-bin measures another build of the one series given (its tree is the one that
-build was configured from). Environment knobs (settings.py):
+build was configured from). --keep-others keeps the figures of the groups and series this
+run does not measure from the bench.json before it (by default they are dropped).
+Environment knobs (settings.py):
   BENCH_REPS=N        repetitions of the short figures (default 5)
   BENCH_BUILD_REPS=N  ccache-warm fresh builds (default 1)
   BENCH_COLD=N        cold builds without ccache (default 0: ~40 min each on 2 cores)
@@ -22,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench import report
-from bench.groups import GROUPS, run_group
+from bench.groups import GROUPS, applies, run_group
 from bench.settings import Settings, SettingsError
 from bench.stats import Figure
 from bench.target import Target, TargetError, target
@@ -57,6 +60,11 @@ def make_parser() -> argparse.ArgumentParser:
         default=groups_arg(os.environ.get("BENCH_ONLY") or ",".join(GROUPS)),
         help=f"comma-separated groups (default: $BENCH_ONLY, else {','.join(GROUPS)})",
     )
+    parser.add_argument(
+        "--keep-others",
+        action="store_true",
+        help="keep the other groups' and series' figures of the last bench.json",
+    )
     return parser
 
 
@@ -71,6 +79,9 @@ def measure(chosen: Sequence[Target], groups: Sequence[str], settings: Settings)
     figures: list[Figure] = []
     for group in (g for g in GROUPS if g in groups):
         for t in chosen:
+            if not applies(group, t):
+                print(f"==> bench {t.series} {group}: not for this series, skipped", flush=True)
+                continue
             print(f"==> bench {t.series} {group}", flush=True)
             start = time.monotonic()
             figures += run_group(group, t, t.scratch / group, settings)
@@ -88,7 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     start = time.monotonic()
     figures = measure(chosen, args.only, settings)
-    outputs = report.write_all(figures)
+    measured = [(t.series, g) for t in chosen for g in args.only if applies(g, t)]
+    outputs = report.write_all(figures, keep_others=measured if args.keep_others else None)
     print(report.table(report.read_json(report.RESULTS / report.JSON_NAME)))
     print(f"bench: {len(figures)} figures in {time.monotonic() - start:.0f}s; wrote:")
     repo = chosen[0].workdir.repo

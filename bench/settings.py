@@ -12,6 +12,10 @@ from harness.platform import KIB, MIB
 
 RESET_SIZES = (64 * KIB, 256 * KIB, 1 * MIB, 4 * MIB, 16 * MIB)
 SLOPE_COUNTS = (1, 10, 50)
+# IGVM files of random pages of about these sizes, and of empty pages with these directive
+# counts (4,128: 16 MiB of pages, the most that fits the device's largest ROM room).
+IGVM_SIZES = (1 * MIB, 10 * MIB, 100 * MIB)
+IGVM_DIRECTIVES = (10, 1_000, 4_128, 100_000)
 # The functional test the edit-rebuild-test loop reruns (and the smoke narrows the suite to).
 LOOP_TEST = "test_update_applied_on_reset and pc and cf9"
 
@@ -27,6 +31,8 @@ class Settings:
     reps: int
     reset_sizes: tuple[int, ...] = RESET_SIZES
     slope_counts: tuple[int, ...] = SLOPE_COUNTS
+    igvm_sizes: tuple[int, ...] = IGVM_SIZES
+    igvm_directives: tuple[int, ...] = IGVM_DIRECTIVES
     warm_builds: int = 1
     cold_builds: int = 0
     smoke: bool = False
@@ -61,6 +67,8 @@ class Settings:
             reps=1,
             reset_sizes=RESET_SIZES[:1],
             slope_counts=(SLOPE_COUNTS[0], SLOPE_COUNTS[0] + 1),  # a slope needs two counts
+            igvm_sizes=IGVM_SIZES[:1],
+            igvm_directives=IGVM_DIRECTIVES[:1],
             warm_builds=0,
             cold_builds=0,
             smoke=True,

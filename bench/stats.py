@@ -9,10 +9,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from harness.platform import KIB, MIB
+
+# The units of a figure's samples.
+SECONDS = "s"
+BYTES = "B"
+
 
 @dataclass
 class Figure:
-    """One measured quantity: its samples (seconds) and how they summarise."""
+    """One measured quantity: its samples (in `unit`: seconds, or bytes) and how they
+    summarise."""
 
     group: str
     name: str
@@ -22,6 +29,7 @@ class Figure:
     baseline: str = ""
     # The series (= device ABI) measured; the baseline is a figure of the same series.
     series: str = ""
+    unit: str = SECONDS
 
     @property
     def median(self) -> float:
@@ -51,6 +59,7 @@ class Figure:
             note=str(data.get("note", "")),
             baseline=str(data.get("baseline", "")),
             series=str(data.get("series", "")),
+            unit=str(data.get("unit", SECONDS)),
         )
 
 
@@ -67,6 +76,22 @@ def human(seconds: float) -> str:
     if seconds < 1.0:
         return f"{seconds * 1e3:.1f} ms"
     return f"{seconds:.1f} s"
+
+
+def human_bytes(count: float) -> str:
+    """Bytes in KiB below 1 MiB, else in MiB (a negative count keeps its sign)."""
+    if abs(count) < MIB:
+        return f"{count / KIB:.1f} KiB"
+    return f"{count / MIB:.1f} MiB"
+
+
+def show(value: float, unit: str) -> str:
+    """A sample or summary of a figure in `unit`, as the report writes it."""
+    if unit == BYTES:
+        return human_bytes(value)
+    if unit == SECONDS:
+        return human(value)
+    raise ValueError(f"a figure's unit is {SECONDS!r} or {BYTES!r}, not {unit!r}")
 
 
 def timed_command(cmd: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> float:

@@ -88,4 +88,11 @@ class ArmedReadBack(Protocol):
 class IgvmArming(Protocol):
     """A view whose ABI takes IGVM images (`AbiDeclaration.igvm_trace` names their event)."""
 
-    def arm_igvm(self, addr: int, size: int, *, trial: bool = False) -> ArmedReadBack: ...
+    def arm_igvm(
+        self,
+        addr: int,
+        size: int,
+        *,
+        trial: bool = False,
+        opaque: tuple[int, int] | None = None,
+    ) -> ArmedReadBack: ...

@@ -72,10 +72,21 @@ class V7Device:
         self.set(v7.FORMAT_PLATFORM_ROM, addr, size)
         return self.state()
 
-    def arm_igvm(self, addr: int, size: int, *, trial: bool = False) -> Fields:
+    def arm_igvm(
+        self,
+        addr: int,
+        size: int,
+        *,
+        trial: bool = False,
+        opaque: tuple[int, int] | None = None,
+    ) -> Fields:
         """Arm the IGVM file of `size` bytes at `addr` (FORMAT_IGVM; for one boot with
-        `trial`, CTL_HOST_FW); the read-back, whose status says whether it was taken."""
-        return self.set(v7.FORMAT_IGVM | (v7.CTL_HOST_FW if trial else 0), addr, size)
+        `trial`, CTL_HOST_FW), with the opaque range (address, size) `opaque` or the one
+        in effect; the read-back, whose status says whether it was taken."""
+        control = v7.FORMAT_IGVM | (v7.CTL_HOST_FW if trial else 0)
+        if opaque is None:
+            return self.set(control, addr, size)
+        return self.write(self.read().with_guest_fields(control, addr, size, *opaque))
 
     def trial(self, addr: int, size: int) -> Fields:
         """Arm the image for one boot (CTL_HOST_FW); the read-back."""

@@ -27,10 +27,13 @@ from vms import Booted, Booter, Payloads, VMFactory
 
 from harness.build import igvm
 from harness.build.igvm_images import Inspection, Wrap, inspect, wrap
+from harness.build.igvm_payloads import Payload
 from harness.guest.protocol import LOAD_ADDR
 from harness.interface.abis import abi as abi_declaration
 from harness.interface.hostile_guest import PlacedIgvm
 from harness.interface.igvm_file import FixedHeader
+from harness.interface.trace import IgvmEvent, igvm_events
+from harness.interface.v7 import ABI as V7_ABI
 from harness.interface.v7 import CTL_HOST_FW, FORMAT_IGVM, Status
 from harness.interface.v7_device import V7Device
 from harness.interface.v7_struct import Fields
@@ -38,6 +41,8 @@ from harness.machine.cmdline import BIOS_BOOT, BOOT_KINDS, IGVM_BOOT
 from harness.machine.vm import VM
 from harness.workdir import find_repo_root
 
+# QEMU's option that turns on the trace of every IGVM check (`igvm_checks` reads it).
+IGVM_TRACE = ("-trace", str(V7_ABI.igvm_trace))
 # How the host (the agent that arms the update) is started: "bios", the agent as the -bios
 # ROM; "igvm", the agent wrapped by igvm-wrap and QEMU started from that file
 # (-object igvm-cfg, -machine igvm-cfg=, no -bios).
@@ -64,6 +69,10 @@ class IgvmFiles:
     def agent(self, size: int, identity: str, kind: Wrap = Wrap.PLAIN) -> Path:
         """The agent image of `size` bytes and `identity`, wrapped."""
         return self.wrap(self.payloads.get(size, identity), kind)
+
+    def payload(self, payload: Payload) -> Path:
+        """A payload of chosen pages (`harness.build.igvm_payloads`), wrapped."""
+        return self.wrap(payload.write(self.out_dir / "payloads"))
 
     @functools.cache  # noqa: B019 (one instance per session)
     def inspect(self, path: Path) -> Inspection:
@@ -190,6 +199,12 @@ def entry_address(lines: list[str]) -> int:
         if m:
             return int(m[1], 16) + register(lines, "EIP")
     raise KeyError(f"no CS in the registers: {lines}")
+
+
+def igvm_checks(b: Booted) -> list[IgvmEvent]:
+    """The IGVM checks (at writes) and applications (at resets) the device has traced so
+    far, in order: the host must be started with `IGVM_TRACE`."""
+    return igvm_events(V7_ABI, b.vm.stderr_text())
 
 
 def v7_device(b: Booted) -> V7Device:

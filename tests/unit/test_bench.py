@@ -11,10 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from bench import report
 from bench.build_bench import COLD_DIR, WARM_DIR, bench_build_dir, ccache_counts
 from bench.commands import suite_run, toolkit
 from bench.settings import Settings, SettingsError
+from bench.stats import BYTES, SECONDS, Figure, show
 from bench.target import PROFILE
+from harness.platform import KIB, MIB
 from harness.tree.source import PINNED_VERSION
 from harness.workdir import SERIES, Workdir
 
@@ -73,3 +76,38 @@ def test_settings() -> None:
     assert full.suite_keyword is None
     with pytest.raises(SettingsError, match="BENCH_REPS"):
         Settings.from_env({"BENCH_REPS": "many"})
+
+
+def test_igvm_settings() -> None:
+    smoke, full = Settings.smoke_run(), Settings.from_env({})
+    assert (len(smoke.igvm_sizes), len(smoke.igvm_directives)) == (1, 1)
+    assert set(smoke.igvm_sizes) < set(full.igvm_sizes)
+    assert set(smoke.igvm_directives) < set(full.igvm_directives)
+
+
+def test_figures_in_bytes_show_as_bytes() -> None:
+    assert show(1.5 * MIB, BYTES) == "1.5 MiB" and show(-24 * KIB, BYTES) == "-24.0 KiB"
+    assert show(0.002, SECONDS) == "2.0 ms"
+    with pytest.raises(ValueError, match="unit"):
+        show(1.0, "furlongs")
+    fig = Figure("igvm", "peak", [2.0 * MIB], unit=BYTES)
+    assert Figure.from_dict(fig.as_dict()).unit == BYTES
+    assert Figure.from_dict({"group": "g", "name": "n"}).unit == SECONDS  # older JSON
+
+
+def test_a_partial_run_keeps_the_other_figures(tmp_path: Path) -> None:
+    def fig(series: str, group: str, name: str, value: float) -> Figure:
+        return Figure(group, name, [value], series=series)
+
+    old = [fig("v6", "reset", "a", 1.0), fig("v7", "reset", "a", 2.0), fig("v7", "igvm", "b", 3.0)]
+    report.write_json(report.Results({"date": "then", "cpus": 2}, old), tmp_path / "bench.json")
+    new = [fig("v7", "igvm", "b", 4.0)]
+    merged = report.merge(report.read_json(tmp_path / "bench.json"), new, [("v7", "igvm")])
+    assert [(f.series, f.group, f.samples) for f in merged.figures] == [
+        ("v6", "reset", [1.0]),
+        ("v7", "reset", [2.0]),
+        ("v7", "igvm", [4.0]),
+    ]
+    assert merged.meta["date"] == "then"
+    header = report.table(merged).splitlines()[1]
+    assert "the igvm group(s) (v7) measured again on" in header

@@ -18,7 +18,10 @@ the next reset:
 
 At the reset: the agent, wrapped, armed (also on trial), and its bytes changed in RAM
 after arming: `APPLY_FAIL`, the firmware unchanged (the host agent boots again), nothing
-armed, and no restore of the host's firmware due because of it.
+armed, and no restore of the host's firmware due because of it; the device's trace shows
+the reset's own check of the changed bytes failing (`LOAD_FAIL`, apply 1) after the
+write's check passed. (The other half, other valid bytes put there after arming, which
+the reset applies: test_v7_igvm_bounds.py.)
 
 What igvm-wrap cannot make from these inputs, and so is not here: a page over the image's
 own range (igvm-wrap's pages lie at the top of 4 GiB and in its 128 KiB below 1 MiB, where
@@ -34,7 +37,7 @@ from dataclasses import replace
 import pytest
 from checks import STAGE2, STAGE2_BLOB, assert_runs, load, reset
 from firmware import OVMF, SEABIOS, firmware
-from igvm_files import IgvmFiles, assert_igvm_armed, v7_device
+from igvm_files import IGVM_TRACE, IgvmFiles, assert_igvm_armed, igvm_checks, v7_device
 from vms import DEFAULT_IMAGE_SIZE, STAGE1, Booter
 
 from harness.build.igvm_images import Wrap
@@ -120,12 +123,19 @@ def test_write_time_refusals(igvm_host: Booter, igvm_files: IgvmFiles) -> None:
 )
 def test_bytes_changed_after_arming(igvm_host: Booter, igvm_files: IgvmFiles, trial: bool) -> None:
     igvm = igvm_files.agent(TRIAL_IMAGE, STAGE2)
-    b = igvm_host(blobs={STAGE2_BLOB: igvm})
+    b = igvm_host(blobs={STAGE2_BLOB: igvm}, extra_args=IGVM_TRACE)
     dev = v7_device(b)
-    assert_igvm_armed(b, STAGE2_BLOB, igvm, trial=trial)
+    size = assert_igvm_armed(b, STAGE2_BLOB, igvm, trial=trial).fw_image_size
     flip_byte(b.agent, LOAD_ADDR + FixedHeader.unpack(igvm.read_bytes()).checksummed_byte)
     # The firmware is unchanged: the host agent boots, not the one armed.
     assert_runs(reset(b.vm, "cf9").banner, b.image, STAGE1)
+    # The reset read the bytes again and checked them (libigvm refused them), as the
+    # write had checked the bytes then.
+    checks = [(e.addr, e.size, e.applied, e.status) for e in igvm_checks(b)]
+    assert checks == [
+        (LOAD_ADDR, size, False, Status.OK.name),
+        (LOAD_ADDR, size, True, Status.LOAD_FAIL.name),
+    ]
     after = dev.read()
     assert (after.status, after.control, after.fw_image_addr, after.fw_image_size) == (
         Status.APPLY_FAIL,

@@ -26,6 +26,7 @@ from vms import Booted, Booter
 from harness.guest.protocol import HOST_RESET_METHOD, LOAD_ADDR, RESET_METHODS
 from harness.interface.abis import abi as abi_declaration
 from harness.interface.v7 import FORMAT_IGVM, Status
+from harness.machine.process_memory import memory
 from harness.machine.sanitizers import ASAN_OPTIONS
 from harness.platform import KIB, MIB
 
@@ -80,13 +81,6 @@ def arm(b: Booted, update: Update) -> None:
         assert b.device.arm(update.addr, size).armed == (update.addr, size)
 
 
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * KIB
-    raise AssertionError(f"no VmRSS in /proc/{pid}/status")
-
-
 def test_update_cycles_do_not_leak(
     igvm_host: Booter,
     igvm_files: IgvmFiles,
@@ -126,8 +120,8 @@ def test_update_cycles_do_not_leak(
         assert outcome.guest is (method != HOST_RESET_METHOD)
         assert_runs(outcome.banner, images[target.identity], target.identity)
         if cycle + 1 == WARMUP:
-            after_warmup = rss_bytes(b.vm.pid)
-    final = rss_bytes(b.vm.pid)
+            after_warmup = memory(b.vm.pid).rss
+    final = memory(b.vm.pid).rss
     growth = final - after_warmup
     summary = (
         f"leak ({boot_kind} host, {both[0].label} <-> {both[1].label}): RSS after {WARMUP} "
