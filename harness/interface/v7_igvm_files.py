@@ -15,6 +15,10 @@ cover (the fixed header's magic and checksum, the variable headers: `checked`).
   -bios guest, the memory the host IGVM's launch made on a guest started from one), or
   that overlaps the image's own range or the opaque range: `BAD_LAYOUT`.
 - Else `OK`. At a cold reset the device checks the bytes again (`APPLY_FAIL` then).
+
+Not modelled: the host memory the device charges a file before the parse
+(`igvm_file.held_size`, `BAD_SIZE` over `igvm-max-size`); the agents the hostile
+run places hold about 1 MiB at most, far under the default 128 MiB it runs with.
 """
 
 from __future__ import annotations
