@@ -1,7 +1,8 @@
 """A hostile guest, the part every device ABI shares: the operations and how results compare.
 
 The operations are what the guest agent can do to fw_cfg files (write any
-bytes to any name, read, reset by a method, send a junk line). Each ABI has a
+bytes to any name, read, reset by a method, send a junk line) and to its own
+RAM (flip the bits of a byte of a file it placed there). Each ABI has a
 module that knows its files (`v6_hostile.py`): a model (`HostileWorld`) that
 predicts what every operation answers, what every device file reads back and
 which firmware boots after a reset, and a seeded generator (`OpSource`). The
@@ -12,12 +13,14 @@ against QEMU through the registry `WORLDS` and compares.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from harness.guest.protocol import RESET_METHODS
 from harness.interface.encoding import U64_MAX, crc32
+from harness.interface.hostile_guest import ChangedBytes, Guest, Image
 from harness.interface.memory_map import RamMap
 from harness.platform import FIRMWARE_TOP, VGA_HOLE
 
@@ -30,15 +33,6 @@ COMPARED_BY_CRC_ABOVE = 64
 # Outcomes of a write as the agent reports them (besides its own error words).
 OK = "ok"
 NO_SUCH_FILE = "no-such-file"
-
-
-@dataclass(frozen=True)
-class Image:
-    """A firmware image the test placed in guest RAM at `addr`."""
-
-    identity: str
-    addr: int
-    size: int
 
 
 @dataclass(frozen=True)
@@ -77,7 +71,18 @@ class Junk:
         return f"junk {self.line[:60]!r}"
 
 
-Op = Write | Read | Reset | Junk
+@dataclass(frozen=True)
+class Flip:
+    """The guest inverts the bits `mask` of its RAM byte at `addr` (read, xor, write)."""
+
+    addr: int
+    mask: int
+
+    def describe(self) -> str:
+        return f"flip {self.addr:#x} ^ {self.mask:#04x}"
+
+
+Op = Write | Read | Reset | Junk | Flip
 
 
 class HostileWorld(Protocol):
@@ -85,6 +90,8 @@ class HostileWorld(Protocol):
 
     images: tuple[Image, ...]
     running: str
+    # what happened, by name, for the run's summary (IGVM images armed, refused, applied)
+    events: Counter[str]
 
     def files(self) -> dict[str, bytes]:
         """What each device file must read back now."""
@@ -96,6 +103,10 @@ class HostileWorld(Protocol):
 
     def reset(self) -> str:
         """Apply a cold reset; the identity of the firmware that boots."""
+        ...
+
+    def flip(self, addr: int, mask: int) -> None:
+        """Apply a guest's change of its own RAM (a placed image is then not that image)."""
         ...
 
 
@@ -113,12 +124,20 @@ def run_against_model(model: HostileWorld, ops: OpSource, count: int) -> list[st
             model.write(op.name, op.data)
         elif isinstance(op, Reset):
             model.reset()
+        elif isinstance(op, Flip):
+            model.flip(op.addr, op.mask)
     return described
 
 
-def find_image(images: tuple[Image, ...], addr: int, size: int) -> Image | None:
-    """The placed image at exactly (addr, size), if any."""
-    return next((i for i in images if i.addr == addr and i.size == size), None)
+def find_image(
+    images: tuple[Image, ...], addr: int, size: int, changed: ChangedBytes | None = None
+) -> Image | None:
+    """The placed image at exactly (addr, size), if any (and, with `changed`, if the guest
+    left its bytes as placed)."""
+    image = next((i for i in images if i.addr == addr and i.size == size), None)
+    if image is not None and changed is not None and changed.within(addr, size):
+        return None
+    return image
 
 
 class SeededOps:
@@ -129,13 +148,19 @@ class SeededOps:
     files: tuple[str, ...] = ()
     weights: tuple[float, ...] = ()
 
-    def __init__(self, seed: int, reset_rate: float = 0.03) -> None:
+    def __init__(self, seed: int, reset_rate: float = 0.03, change_rate: float = 0.0) -> None:
         self.rng = random.Random(seed)
         self.reset_rate = reset_rate
+        self.change_rate = change_rate
 
     def make_reset_safe(self) -> Write | None:
         """A write to do before a reset that would boot unknown bytes, else None."""
         raise NotImplementedError
+
+    def guest_change(self) -> Flip | None:
+        """A change of the guest's own RAM worth making now (an ABI's generator that makes
+        them says which), else None."""
+        return None
 
     def write_data(self, name: str) -> bytes:
         raise NotImplementedError
@@ -195,6 +220,10 @@ class SeededOps:
         roll = rng.random()
         if roll < self.reset_rate:
             return self.make_reset_safe() or Reset(rng.choice(RESET_METHODS))
+        if roll < self.reset_rate + self.change_rate:
+            change = self.guest_change()
+            if change is not None:
+                return change
         if roll < 0.6:
             name = rng.choices(self.files, weights=self.weights, k=1)[0]
             return Write(name, self.write_data(name))
@@ -203,8 +232,8 @@ class SeededOps:
         return Junk(self.junk())
 
 
-# (RAM map, region size, images in RAM, running identity, seed) -> model and generator
-Start = Callable[[RamMap, int, tuple[Image, ...], str, int], tuple[HostileWorld, OpSource]]
+# (the guest as set up, seed) -> model and generator
+Start = Callable[[Guest, int], tuple[HostileWorld, OpSource]]
 
 
 def expected_read(model: HostileWorld, name: str) -> bytes | None:

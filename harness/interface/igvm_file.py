@@ -17,6 +17,8 @@ from dataclasses import dataclass
 MAGIC = b"IGVM"
 FIXED_HEADER = "<4sIIIII"
 FIXED_HEADER_SIZE = struct.calcsize(FIXED_HEADER)
+# where the checksum field lies (the fixed header's last u32)
+CHECKSUM_OFFSET = FIXED_HEADER_SIZE - 4
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,12 @@ class FixedHeader:
         first byte of the variable headers (changing it leaves the file's size and layout
         as they are, so libigvm stops at the checksum)."""
         return self.variable_header_offset
+
+    @property
+    def refused_if_changed(self) -> tuple[int, ...]:
+        """Offsets of bytes whose change alone makes libigvm refuse the file: the first of
+        the magic, the checksum field, the first byte of the variable headers."""
+        return (0, CHECKSUM_OFFSET, self.checksummed_byte)
 
 
 # What the v7 device charges for each variable header (directive) of a file before libigvm

@@ -42,6 +42,10 @@ class RamMap:
         raise ValueError("no RAM at 1 MiB")
 
 
+# QEMU names the memory it makes for an IGVM file's pages outside guest RAM "igvm.<hex>"
+# (backends/igvm.c): the host firmware's memory, which a reset does not leave to the guest.
+IGVM_LAUNCH_MEMORY = "igvm."
+
 _FLAT_LINE = re.compile(
     r"\s*(?P<start>[0-9a-fA-F]+)-(?P<end>[0-9a-fA-F]+) "
     r"\(prio [-\d]+, (?P<kind>[^)]*)\): (?P<name>.*)"
@@ -52,7 +56,8 @@ def parse_flatview_ram(mtree_f: str, address_space: str = "memory") -> RamMap:
     """Parse `info mtree -f` output; return the RAM ranges of one address space.
 
     Only sections whose type is exactly "ram" count: "rom", "romd", "i/o"
-    and "ram device" are not guest RAM in the interface's sense.
+    and "ram device" are not guest RAM in the interface's sense; nor is the memory a
+    launch from an IGVM file made for its pages (RAM named `IGVM_LAUNCH_MEMORY`...).
     """
     ranges: list[tuple[int, int]] = []
     in_view = False
@@ -70,7 +75,7 @@ def parse_flatview_ram(mtree_f: str, address_space: str = "memory") -> RamMap:
         if not in_view:
             continue
         m = _FLAT_LINE.match(line)
-        if m and m["kind"] == "ram":
+        if m and m["kind"] == "ram" and not m["name"].startswith(IGVM_LAUNCH_MEMORY):
             ranges.append((int(m["start"], 16), int(m["end"], 16) + 1))
     if not ranges:
         raise ValueError(f"no RAM ranges found for address space {address_space!r}")

@@ -16,6 +16,8 @@ guest RAM (copying random RAM would boot garbage that cannot answer).
 
 from __future__ import annotations
 
+from collections import Counter
+
 from harness.guest.protocol import DMA_ERROR, MAX_WRITE_BYTES
 from harness.interface.encoding import U64_BYTES, U64_MAX, from_u64_le, u64_le
 from harness.interface.hostile import (
@@ -28,7 +30,7 @@ from harness.interface.hostile import (
     Write,
     find_image,
 )
-from harness.interface.memory_map import RamMap
+from harness.interface.hostile_guest import ChangedBytes, Guest
 from harness.interface.v6 import (
     BIOS_ADDR,
     BIOS_SIZE,
@@ -54,9 +56,14 @@ class HostileModel:
         self.device = device
         self.images = images
         self.running = running
+        self.events: Counter[str] = Counter()
+        self.changed = ChangedBytes()
 
     def image_at(self, addr: int, size: int) -> Image | None:
-        return find_image(self.images, addr, size)
+        return find_image(self.images, addr, size, self.changed)
+
+    def flip(self, addr: int, mask: int) -> None:
+        self.changed.flip(addr, mask)
 
     def files(self) -> dict[str, bytes]:
         """What each vmfwupdate file must read back now."""
@@ -154,9 +161,11 @@ class OpGenerator(SeededOps):
         ]
 
 
-def start(
-    ram: RamMap, region_size: int, images: tuple[Image, ...], running: str, seed: int
-) -> tuple[HostileModel, OpGenerator]:
-    """A v6 hostile world on this RAM map and firmware region, and its generator."""
-    model = HostileModel(DeviceModel(region_size=region_size, ram=ram), images, running)
+def start(guest: Guest, seed: int) -> tuple[HostileModel, OpGenerator]:
+    """A v6 hostile world on this guest's RAM map and firmware region, and its generator
+    (v6 takes ROM images from a -bios guest only)."""
+    if guest.igvm_files or guest.from_igvm:
+        raise ValueError("the v6 device takes no IGVM files and no guest started from one")
+    device = DeviceModel(region_size=guest.region_size, ram=guest.ram)
+    model = HostileModel(device, guest.images, guest.running)
     return model, OpGenerator(seed, model)

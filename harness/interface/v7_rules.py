@@ -2,18 +2,22 @@
 
 Pure logic, no QEMU, in the order of the interface text: a write is checked
 for BAD_WRITE, DISABLED, BAD_CONTROL, BAD_SIZE, BAD_RANGE (image, then
-opaque) and stops at the first failure, changing only `status`. The model
-knows no IGVM file: an IGVM image that passes the size and range rules is
-LOAD_FAIL, which is what the bytes a hostile guest arms always get. A cold reset
-applies an armed image (or fails with APPLY_FAIL), or restores the host's
-firmware when CTL_HOST_FW is set without an image. The functional tests and
-the hostile run predict what the guest reads back with it.
+opaque) and stops at the first failure, changing only `status`. What an IGVM
+image that passes the size and range rules gets is the say of `igvm_files` (an
+`IgvmCheck`, such as the files a hostile guest placed: `v7_igvm_files`); without
+it the model knows no IGVM file, and such an image is LOAD_FAIL. A cold reset
+applies an armed image (or fails with APPLY_FAIL: its range is no longer RAM, or
+an IGVM image no longer passes its checks), or restores the host's firmware when
+CTL_HOST_FW is set without an image. A guest started from an IGVM file
+(`from_igvm`) has no ROM region: FORMAT_IGVM only. The functional tests and the
+hostile run predict what the guest reads back with it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from typing import Protocol
 
 from harness.interface.encoding import U64_MAX
 from harness.interface.memory_map import RamMap
@@ -39,6 +43,13 @@ def wraps(addr: int, size: int) -> bool:
     return addr + size > U64_MAX + 1
 
 
+class IgvmCheck(Protocol):
+    """What the device says of the bytes of an IGVM image in guest RAM, once its size and
+    range rules passed: LOAD_FAIL, BAD_LAYOUT or OK (v7 interface, "IGVM images")."""
+
+    def check(self, addr: int, size: int, opaque_addr: int, opaque_size: int) -> Status: ...
+
+
 class ResetOutcome(Enum):
     """What a cold reset did to the firmware region."""
 
@@ -54,7 +65,9 @@ class V7Model:
 
     `ram` is guest RAM; `rewritten` are the ranges -device loader writes at
     reset, which an image may not overlap. `igvm`: FORMAT_IGVM is offered
-    (QEMU built with IGVM support, as every build profile is).
+    (QEMU built with IGVM support, as every build profile is). `from_igvm`: the guest
+    was started from an IGVM file (no ROM region: `rom_size` 0, no FORMAT_PLATFORM_ROM).
+    `igvm_files`: what IGVM images in guest RAM get (None: every one is LOAD_FAIL).
     """
 
     rom_size: int
@@ -63,6 +76,8 @@ class V7Model:
     rewritten: tuple[tuple[int, int], ...] = ()
     igvm: bool = True
     igvm_max_size: int = IGVM_MAX_SIZE
+    from_igvm: bool = False
+    igvm_files: IgvmCheck | None = None
     fields: Fields = field(default_factory=Fields)
     # The firmware running is a one-boot trial the guest has not committed: if it arms
     # another trial that then fails to apply, the restore that was due still happens.
@@ -77,11 +92,13 @@ class V7Model:
 
     @property
     def offered_formats(self) -> int:
-        return FORMAT_PLATFORM_ROM | (FORMAT_IGVM if self.igvm else 0)
+        rom = 0 if self.from_igvm else FORMAT_PLATFORM_ROM
+        return rom | (FORMAT_IGVM if self.igvm else 0)
 
     @property
     def capabilities(self) -> int:
-        return self.offered_formats | (CAP_ROM_RESIZE if self.rom_resize else 0)
+        resize = self.rom_resize and not self.from_igvm
+        return self.offered_formats | (CAP_ROM_RESIZE if resize else 0)
 
     @property
     def locked(self) -> bool:
@@ -89,7 +106,17 @@ class V7Model:
 
     @property
     def armed(self) -> bool:
-        return bool(self.fields.control & FORMAT_PLATFORM_ROM)
+        return bool(self.fields.control & FORMAT_MASK)
+
+    @property
+    def armed_igvm(self) -> bool:
+        return bool(self.fields.control & FORMAT_IGVM)
+
+    def igvm_status(self, addr: int, size: int, opaque_addr: int, opaque_size: int) -> Status:
+        """Checks 3 and 4 of an IGVM image (libigvm's, then the layout)."""
+        if self.igvm_files is None:
+            return Status.LOAD_FAIL
+        return self.igvm_files.check(addr, size, opaque_addr, opaque_size)
 
     @property
     def restore_due(self) -> bool:
@@ -133,7 +160,11 @@ class V7Model:
                 return Status.BAD_SIZE
             if not self.check_range(w.fw_image_addr, w.fw_image_size):
                 return Status.BAD_RANGE
-            return Status.LOAD_FAIL
+            status = self.igvm_status(
+                w.fw_image_addr, w.fw_image_size, w.opaque_addr, w.opaque_size
+            )
+            if status is not Status.OK:
+                return status
         if wraps(w.opaque_addr, w.opaque_size):
             return Status.BAD_RANGE
         return Status.OK
@@ -167,8 +198,12 @@ class V7Model:
         due_after = False
         outcome = ResetOutcome.NOTHING
         if self.armed:
-            addr, size = self.fields.fw_image_addr, self.fields.fw_image_size
-            if ram.contains(addr, size):
+            f = self.fields
+            addr, size = f.fw_image_addr, f.fw_image_size
+            still_valid = not self.armed_igvm or (
+                self.igvm_status(addr, size, f.opaque_addr, f.opaque_size) is Status.OK
+            )
+            if ram.contains(addr, size) and still_valid:
                 outcome = ResetOutcome.APPLIED
                 due_after = bool(control & CTL_HOST_FW)
             else:

@@ -45,7 +45,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # the suite runs from a checkout, installed or not
     sys.path.insert(0, str(REPO))
 
-from igvm_files import BOOT_KINDS, IGVM, IgvmFiles  # noqa: E402
+from igvm_files import BOOT_KINDS, IGVM, IgvmFiles, host_booter  # noqa: E402
 from migration import Migrator  # noqa: E402
 from vms import Booter, Payloads, VMFactory  # noqa: E402
 
@@ -310,3 +310,18 @@ def boot(vms: VMFactory, payloads: Payloads, machine: str, accel: str, abi: str)
     and device ABI (the flows in flows/ run for every ABI; the layout tests in abi_v6/ and
     the driver's own tests pin theirs with a module-level `abi` fixture)."""
     return vms.booter(payloads, machine, accel, abi)
+
+
+@pytest.fixture
+def igvm_host(
+    vms: VMFactory,
+    payloads: Payloads,
+    igvm_files: IgvmFiles,
+    machine: str,
+    accel: str,
+    abi: str,
+    boot_kind: str,
+) -> Booter:
+    """Boots the host agent (that arms ROM or IGVM images) on the test's machine,
+    accelerator and ABI, started the way `boot_kind` says (igvm_files.BOOT_KINDS)."""
+    return host_booter(vms, payloads, machine, accel, abi, boot_kind, igvm_files)

@@ -30,6 +30,8 @@ from harness.build.igvm_images import Inspection, Wrap, inspect, wrap
 from harness.build.igvm_payloads import Payload
 from harness.guest.protocol import LOAD_ADDR
 from harness.interface.abis import abi as abi_declaration
+from harness.interface.hostile_guest import PlacedIgvm
+from harness.interface.igvm_file import FixedHeader
 from harness.interface.trace import IgvmEvent, igvm_events
 from harness.interface.v7 import ABI as V7_ABI
 from harness.interface.v7 import CTL_HOST_FW, FORMAT_IGVM, Status
@@ -75,6 +77,17 @@ class IgvmFiles:
     @functools.cache  # noqa: B019 (one instance per session)
     def inspect(self, path: Path) -> Inspection:
         return inspect(path, layout=self.layout)
+
+    def native_pages(self, path: Path) -> tuple[tuple[int, int], ...]:
+        """The page ranges [start, end) a native launch of the file `path` writes."""
+        return tuple((r.gpa, r.end) for r in self.inspect(path).native_pages())
+
+    def placed(self, identity: str, path: Path, addr: int) -> PlacedIgvm:
+        """What a model knows of the file `path` once placed in guest RAM at `addr`: its
+        size, its native pages (igvm-inspect's), the bytes libigvm's checks cover."""
+        data = path.read_bytes()
+        checked = FixedHeader.unpack(data).refused_if_changed
+        return PlacedIgvm(identity, addr, len(data), self.native_pages(path), checked)
 
 
 class IgvmBooter(Booter):

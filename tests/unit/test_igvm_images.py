@@ -257,6 +257,18 @@ def test_fixed_header_and_the_checksummed_byte() -> None:
     assert FIXED_HEADER_SIZE == SPEC_V1_HEADER_SIZE
 
 
+CHECKSUM = 0x1234_5678
+VARIABLE_HEADERS = 0x40
+
+
+def test_bytes_whose_change_libigvm_refuses() -> None:
+    data = fixed_header(checksum=CHECKSUM, variable_header_offset=VARIABLE_HEADERS)
+    magic, checksum_field, variable = FixedHeader.unpack(data).refused_if_changed
+    assert data[magic : magic + 4] == MAGIC
+    assert struct.unpack_from("<I", data, checksum_field)[0] == CHECKSUM
+    assert variable == VARIABLE_HEADERS
+
+
 @pytest.mark.parametrize("data", [b"IGVM", b"MVGI" + fixed_header()[4:]], ids=["short", "magic"])
 def test_not_a_fixed_header(data: bytes) -> None:
     with pytest.raises(ValueError):

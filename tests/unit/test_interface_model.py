@@ -94,6 +94,15 @@ def test_parse_flatview_ram_takes_only_ram_of_named_as() -> None:
         parse_flatview_ram(MTREE, "I/O")
 
 
+def test_memory_of_an_igvm_launch_is_not_guest_ram() -> None:
+    # a guest started from an IGVM file: its pages at the top of 4 GiB are in RAM that
+    # the launch made (igvm.<n>), those below 1 MiB in the machine's RAM
+    launched = MTREE.replace(
+        "(prio 1, rom): isa-bios", "(prio 0, ram): pc.ram @00000000000e0000"
+    ).replace("(prio 0, rom): pc.bios", "(prio 0, ram): igvm.20")
+    assert parse_flatview_ram(launched).ranges == ((0, 0xA0000), (0xE0000, 0x10000000))
+
+
 def test_initial_state() -> None:
     d = model()
     assert (d.cap, d.bios_size, d.bios_addr, d.disable) == (1, REGION, 0, 0)

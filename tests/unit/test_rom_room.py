@@ -12,6 +12,7 @@ from harness.interface import hostile, v6, v7
 from harness.interface import v7_hostile as h
 from harness.interface.abis import ABIS
 from harness.interface.declaration import RomRoom, RoomRule
+from harness.interface.hostile_guest import Guest
 from harness.interface.memory_map import RamMap
 from harness.interface.v7 import FORMAT_PLATFORM_ROM, GRANULE, Status
 from harness.interface.v7_device import V7Device
@@ -145,7 +146,8 @@ def test_hostile_model_with_room_arms_and_boots_images_larger_than_the_host() ->
     )
     booted: set[str] = set()
     for seed in range(SEEDS):
-        model, ops = h.start(RAM, room_model(room).rom_size, images, "stage1", seed)
+        guest = Guest(RAM, room_model(room).rom_size, images, "stage1")
+        model, ops = h.start(guest, seed)
         for _ in range(OPS):
             op = ops.next_op()
             if isinstance(op, hostile.Write):

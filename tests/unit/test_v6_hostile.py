@@ -8,6 +8,7 @@ from harness.guest.protocol import RESET_METHODS
 from harness.interface import hostile
 from harness.interface import v6_hostile as h
 from harness.interface.encoding import crc32, u64_le
+from harness.interface.hostile_guest import Guest
 from harness.interface.memory_map import RamMap
 from harness.interface.v6 import BIOS_ADDR, BIOS_SIZE, CAP, DISABLE, OPAQUE
 from harness.interface.v6_rules import DeviceModel
@@ -90,3 +91,15 @@ def test_state_mismatches() -> None:
     problems = hostile.state_mismatches(files, {OPAQUE: crc ^ 1}, model)
     assert [BIOS_SIZE in problems[0], OPAQUE in problems[1]] == [True, True]
     assert len(problems) == len([BIOS_SIZE, OPAQUE])
+
+
+def test_v6_takes_no_igvm_guest_and_a_changed_image_is_unknown() -> None:
+    igvm_guest = Guest(RAM, REGION, IMAGES, "stage1", from_igvm=True)
+    with pytest.raises(ValueError, match="no IGVM"):
+        h.start(igvm_guest, 0)
+    model, _ = h.start(Guest(RAM, REGION, IMAGES, "stage1"), 0)
+    assert model.image_at(IMAGES[0].addr, IMAGES[0].size) == IMAGES[0]
+    model.flip(IMAGES[0].addr + 5, 0x10)
+    assert model.image_at(IMAGES[0].addr, IMAGES[0].size) is None
+    model.flip(IMAGES[0].addr + 5, 0x10)
+    assert model.image_at(IMAGES[0].addr, IMAGES[0].size) == IMAGES[0]

@@ -15,21 +15,6 @@ def abi() -> str:
 
 
 @pytest.fixture
-def igvm_host(
-    vms: VMFactory,
-    payloads: Payloads,
-    igvm_files: IgvmFiles,
-    machine: str,
-    accel: str,
-    abi: str,
-    boot_kind: str,
-) -> Booter:
-    """Boots the host agent that arms IGVM images, on the test's machine and accelerator,
-    started the way `boot_kind` says (igvm_files.BOOT_KINDS)."""
-    return host_booter(vms, payloads, machine, accel, abi, boot_kind, igvm_files)
-
-
-@pytest.fixture
 def igvm_tcg_host(
     vms: VMFactory,
     payloads: Payloads,
