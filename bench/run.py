@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import report
+from bench import publish, report
 from bench.groups import GROUPS, applies, run_group
 from bench.settings import Settings, SettingsError
 from bench.stats import Figure
@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.monotonic()
     figures = measure(chosen, args.only, settings)
     measured = [(t.series, g) for t in chosen for g in args.only if applies(g, t)]
-    outputs = report.write_all(figures, keep_others=measured if args.keep_others else None)
+    outputs = publish.write_all(figures, keep_others=measured if args.keep_others else None)
     print(report.table(report.read_json(report.RESULTS / report.JSON_NAME)))
     print(f"bench: {len(figures)} figures in {time.monotonic() - start:.0f}s; wrote:")
     repo = chosen[0].workdir.repo
