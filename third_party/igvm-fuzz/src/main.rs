@@ -120,6 +120,47 @@ fn load(data: &[u8]) {
     }
 }
 
+/// libFuzzer's coverage report (`-print_full_coverage=1`) asks a sanitizer runtime to
+/// describe each PC; there is none here, so every description is the PC in hex, which
+/// `addr2line` turns into a function and a crate (docs/fuzzing.md, "libigvm").
+///
+/// # Safety
+/// libFuzzer passes a buffer of `size` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn __sanitizer_symbolize_pc(
+    pc: usize,
+    _format: *const std::ffi::c_char,
+    out: *mut u8,
+    size: usize,
+) {
+    write_c_string(&format!(" {pc:#x}"), out, size);
+}
+
+/// The module of a PC (the one binary) and its offset in it: libFuzzer's report names it.
+///
+/// # Safety
+/// libFuzzer passes a buffer of `size` bytes and a place for the offset.
+#[no_mangle]
+pub unsafe extern "C" fn __sanitizer_get_module_and_offset_for_pc(
+    pc: usize,
+    module: *mut u8,
+    size: usize,
+    offset: *mut usize,
+) -> i32 {
+    write_c_string(env!("CARGO_BIN_NAME"), module, size);
+    *offset = pc;
+    1
+}
+
+unsafe fn write_c_string(text: &str, out: *mut u8, size: usize) {
+    if size == 0 {
+        return;
+    }
+    let length = text.len().min(size - 1);
+    std::ptr::copy_nonoverlapping(text.as_ptr(), out, length);
+    *out.add(length) = 0;
+}
+
 fuzz_target!(|data: &[u8]| {
     if guarded() && !passes_guard(data) {
         return;
