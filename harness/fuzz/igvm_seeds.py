@@ -7,10 +7,14 @@ copies are where mutations of the headers reach the parser instead of stopping a
 CRC32; the files as made keep the checksum check itself in the corpus. The damaged seeds
 are cut or changed in the places the parser reads first (`damaged`). Everything here works
 on bytes; the workflow (harness/workflows/fuzz_libigvm.py) wraps the firmware.
+
+igvm-wrap writes a few of the variable header types only; the `dictionary` gives libFuzzer
+all of them, as the ``igvm_defs.h`` that QEMU compiles against names them, to splice in.
 """
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Mapping
 
@@ -118,3 +122,21 @@ def seeds(files: Mapping[str, bytes], damage_from: str) -> dict[str, bytes]:
     for what, data in damaged(files[damage_from]).items():
         found[f"damaged-{what}"] = data
     return found
+
+
+# cbindgen's enum lines in igvm_defs.h: ``  IGVM_VHT_PAGE_DATA = 770,``
+_HEADER_TYPE = re.compile(r"^\s+(IGVM_VHT_\w+) = (\d+),?$", re.MULTILINE)
+
+
+def header_types(igvm_defs_h: str) -> dict[str, int]:
+    """The variable header types (IgvmVariableHeaderType) an igvm_defs.h defines."""
+    return {name: int(value) for name, value in _HEADER_TYPE.findall(igvm_defs_h)}
+
+
+def dictionary(types: Mapping[str, int]) -> str:
+    """A libFuzzer dictionary (-dict): each header type as the u32 a file holds."""
+    lines = []
+    for name, value in types.items():
+        escaped = "".join(f"\\x{byte:02x}" for byte in struct.pack("<I", value))
+        lines.append(f'{name.lower()}="{escaped}"')
+    return "\n".join(lines) + "\n"

@@ -5,8 +5,9 @@ backends/igvm.c makes).
 Builds the fuzz target (`harness.build.igvm_fuzz`: the pinned igvm crate with
 SanitizerCoverage, stable Rust), wraps the seed firmware (the agent, Debian's SeaBIOS and
 OVMF) with the pinned igvm-wrap in each `Wrap` kind, writes the seed set
-(`harness.fuzz.igvm_seeds`), runs the target on a kept corpus with the progress lines and
-summary of ``vmfwupdate fuzz``, and turns a finding into a kept input and a replay command.
+(`harness.fuzz.igvm_seeds`) and a dictionary of the header types, runs the target on a kept
+corpus with the progress lines and summary of ``vmfwupdate fuzz``, and turns a finding into
+a kept input and a replay command.
 
 By default the target refuses what a device-side check on the fixed header would (the
 variable headers must end inside the file; libigvm 0.5.0 panics when their offset plus
@@ -67,6 +68,10 @@ class Place:
         return self.root / "crashes"
 
     @property
+    def dictionary(self) -> Path:
+        return self.root / "igvm.dict"
+
+    @property
     def firmware(self) -> Path:
         """The agent image and the IGVM files wrapped from the firmware."""
         return self.root / "firmware"
@@ -118,7 +123,8 @@ def fuzz(
     """Run the target; return what libFuzzer printed, or raise on a finding."""
     for directory in (where.corpus, where.crashes):
         directory.mkdir(parents=True, exist_ok=True)
-    cmd = [binary, *libfuzzer.engine_options(where.crashes, limits), where.corpus, where.seeds]
+    options = [*libfuzzer.engine_options(where.crashes, limits), f"-dict={where.dictionary}"]
+    cmd = [binary, *options, where.corpus, where.seeds]
     env = {"RUST_BACKTRACE": "1", GUARD_VARIABLE: "1" if guarded else "0"}
     mode = "guarded" if guarded else "unguarded"
     logger.info(f"fuzz {NAME}: running {binary.parent.name}, {mode} (log: {where.log})")
@@ -147,8 +153,16 @@ def run(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:
     layout = Layout.for_repo(workdir.repo)
     seeds = igvm_seeds.seeds(wrapped_seeds(firmware, where, layout, runner), DAMAGE_FROM)
     write_seeds(where.seeds, seeds)
+    defs = layout.prefix / "include" / "igvm" / "igvm_defs.h"
+    types = igvm_seeds.header_types(defs.read_text(encoding="utf-8"))
+    if not types:
+        raise HarnessError(STEP, "no IGVM_VHT_* header types in igvm_defs.h", path=defs)
+    where.dictionary.write_text(igvm_seeds.dictionary(types), encoding="utf-8")
     longest = max(len(data) for data in seeds.values())
-    logger.info(f"fuzz {NAME}: {len(seeds)} seeds in {where.seeds}, the longest {longest:,} bytes")
+    logger.info(
+        f"fuzz {NAME}: {len(seeds)} seeds in {where.seeds}, the longest {longest:,} bytes; "
+        f"{len(types)} header types in {where.dictionary}"
+    )
     limits = libfuzzer.Limits(
         seconds=args.time,
         runs=args.runs,

@@ -147,6 +147,28 @@ def test_damage_needs_a_file_with_headers_and_data(
         igvm_seeds.damaged(data)
 
 
+DEFS_SNIPPET = """\
+#define IGVM_VHT_OPTIONAL_BIT (1 << 31)
+enum IgvmVariableHeaderType {
+  IGVM_VHT_SUPPORTED_PLATFORM = 1,
+  /* See IGVM_VHT_GUEST_POLICY = 9 in a comment */
+  IGVM_VHT_PAGE_DATA = 770,
+};
+"""
+
+
+PAGE_AND_PLATFORM = {"IGVM_VHT_SUPPORTED_PLATFORM": 1, "IGVM_VHT_PAGE_DATA": 0x302}
+
+
+def test_dictionary_has_each_header_type_as_a_little_endian_u32() -> None:
+    types = igvm_seeds.header_types(DEFS_SNIPPET)
+    assert types == PAGE_AND_PLATFORM
+    assert igvm_seeds.dictionary(types).splitlines() == [
+        'igvm_vht_supported_platform="\\x01\\x00\\x00\\x00"',
+        'igvm_vht_page_data="\\x02\\x03\\x00\\x00"',
+    ]
+
+
 INSTALLED = igvm.Layout.for_repo(REPO)
 
 
@@ -159,6 +181,17 @@ def test_igvm_wrap_checksums_by_the_rule_the_target_repairs_by(tmp_path: Path, k
     data = wrap(fuzz_libigvm.SEABIOS, tmp_path, kind, layout=INSTALLED).read_bytes()
     assert FixedHeader.unpack(data).checksum == checksum(data)
     assert set(igvm_seeds.damaged(data)) >= {"page-size-2m", "headers-size-wraps"}
+
+
+@pytest.mark.skipif(
+    not (INSTALLED.prefix / "include" / "igvm" / "igvm_defs.h").is_file(),
+    reason="libigvm's headers not installed (`make setup`)",
+)
+def test_installed_igvm_defs_names_the_page_data_header_type() -> None:
+    text = (INSTALLED.prefix / "include" / "igvm" / "igvm_defs.h").read_text()
+    types = igvm_seeds.header_types(text)
+    assert {name: types[name] for name in PAGE_AND_PLATFORM} == PAGE_AND_PLATFORM
+    assert len(set(types.values())) == len(types)
 
 
 # --- the fuzz crate: pins and names shared with the Python side ------------------------
