@@ -240,7 +240,11 @@ class Finding:
 
 
 def finding_error(
-    name: str, finding: Finding, replay: Callable[[Path], str], replay_hint: str
+    name: str,
+    finding: Finding,
+    replay: Callable[[Path], str],
+    replay_hint: str,
+    step: str = STEP,
 ) -> HarnessError:
     """The error for a run that failed: the findings, each kept input and the command
     (`replay`) that runs it again; without a kept input, the exit code."""
@@ -256,7 +260,7 @@ def finding_error(
     else:
         hint = "read the end of the log; the fuzzer stopped before finishing"
         problem = f"{name}: the fuzzer exited with code {finding.code}"
-    return HarnessError(STEP, problem, path=finding.log, details="\n".join(lines), hint=hint)
+    return HarnessError(step, problem, path=finding.log, details="\n".join(lines), hint=hint)
 
 
 def run(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:

@@ -135,6 +135,7 @@ def fuzz(
             finding,
             lambda artifact: libfuzzer.replay_line([binary, artifact], env),
             "run the replay command above: it prints the panic and its stack",
+            STEP,
         )
     return finding.outcome
 
