@@ -8,7 +8,7 @@ CLI    := $(strip $(PYTHON) -m harness $(if $(V),-v))
 SERIES_OPT := $(if $(SERIES),--series $(SERIES))
 
 .PHONY: help setup check-vmfwupdate check unit functional fetch apply export build \
-        build-asan build-fuzz checkpatch lint format clean bench fuzz
+        build-asan build-fuzz checkpatch lint format clean bench fuzz fuzz-libigvm
 
 help:
 	@echo "make setup             install Debian packages, the .venv, libigvm and igvm-wrap (idempotent)"
@@ -21,6 +21,10 @@ help:
 	@echo "make fuzz              generic-fuzz on the device (clang-16 build; installs it once)"
 	@echo "           FUZZ_TARGET=vmfwupdate-pc|vmfwupdate-q35|all  FUZZ_TIME=<s>  FUZZ_RUNS=<n>"
 	@echo "           FUZZ_CORPUS=<dir>  FUZZ_LEAKS=input|exit"
+	@echo "make fuzz-libigvm      libFuzzer on libigvm's igvm_new_from_binary (stable Rust, seeds from igvm-wrap)"
+	@echo "           FUZZ_TIME=<s>  FUZZ_RUNS=<n>  FUZZ_CORPUS=<dir>  FUZZ_MAX_LEN=<bytes>"
+	@echo "           IGVM_GUARD=0 (no header check)"
+	@echo "           FUZZ_PROFILE=as-linked|checked (checked: overflow checks, debug assertions)"
 	@echo "variables: SERIES=v6|v7 (check, bench: both unless given; other targets: v7)"
 	@echo "           QEMU_SRC=<checkout|tarball|URL>  V=1 (verbose)"
 	@echo "           SLOW=1 (long reliability runs)  ASAN=1 (asan build profile)"
@@ -57,6 +61,13 @@ fuzz: | $(PYTHON)
 	    $(if $(FUZZ_TIME),--time $(FUZZ_TIME),$(if $(FUZZ_RUNS),,--time 600)) \
 	    $(if $(FUZZ_RUNS),--runs $(FUZZ_RUNS)) $(if $(FUZZ_CORPUS),--corpus $(FUZZ_CORPUS)) \
 	    $(if $(FUZZ_LEAKS),--leaks $(FUZZ_LEAKS))
+
+# without FUZZ_TIME and FUZZ_RUNS it runs for 600 s; one process, niced (the CPUs are shared)
+fuzz-libigvm: | $(PYTHON)
+	nice -n 15 $(CLI) fuzz-libigvm \
+	    $(if $(FUZZ_TIME),--time $(FUZZ_TIME),$(if $(FUZZ_RUNS),,--time 600)) \
+	    $(if $(FUZZ_RUNS),--runs $(FUZZ_RUNS)) $(if $(FUZZ_CORPUS),--corpus $(FUZZ_CORPUS)) \
+	    $(if $(FUZZ_MAX_LEN),--max-len $(FUZZ_MAX_LEN)) $(if $(filter 0,$(IGVM_GUARD)),--unguarded) $(if $(FUZZ_PROFILE),--profile $(FUZZ_PROFILE))
 
 lint: | $(PYTHON)
 	$(VENV)/bin/ruff check harness tests scripts bench

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from harness.build.igvm_fuzz import PROFILES as IGVM_FUZZ_PROFILES
 from harness.build.qemu import PROFILES
 from harness.ci import cli as ci_cli
 from harness.errors import HarnessError, os_error
@@ -225,21 +226,13 @@ def add_fuzz_options(parser: argparse.ArgumentParser) -> None:
         default="all",
         help="generic-fuzz config to run (default: all, one after the other)",
     )
-    parser.add_argument("--time", type=int, metavar="N", help="stop after N seconds per target")
-    parser.add_argument("--runs", type=int, metavar="N", help="stop after N inputs per target")
+    add_fuzz_limits(parser, "per target")
     parser.add_argument(
         "--corpus",
         type=Path,
         metavar="DIR",
         help="corpus directory, kept between runs (default: .work/<series>/fuzz/<target>/corpus; "
         "with --target all: DIR/<target>)",
-    )
-    parser.add_argument(
-        "--timeout",
-        type=int,
-        default=DEFAULT_FUZZ_TIMEOUT,
-        metavar="S",
-        help=f"seconds one input may take ({DEFAULT_FUZZ_TIMEOUT})",
     )
     parser.add_argument(
         "--max-len",
@@ -257,6 +250,49 @@ def add_fuzz_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-build", action="store_true", help="use the existing fuzz build")
     parser.add_argument("-j", "--jobs", type=workers_arg, default=2, help="parallel build jobs (2)")
+
+
+def add_fuzz_limits(parser: argparse.ArgumentParser, scope: str = "") -> None:
+    """--time, --runs, --timeout: when a libFuzzer run stops, and an input's time."""
+    each = f" {scope}" if scope else ""
+    parser.add_argument("--time", type=int, metavar="N", help=f"stop after N seconds{each}")
+    parser.add_argument("--runs", type=int, metavar="N", help=f"stop after N inputs{each}")
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=DEFAULT_FUZZ_TIMEOUT,
+        metavar="S",
+        help=f"seconds one input may take ({DEFAULT_FUZZ_TIMEOUT})",
+    )
+
+
+def add_libigvm_fuzz_options(parser: argparse.ArgumentParser) -> None:
+    add_fuzz_limits(parser)
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        metavar="DIR",
+        help="corpus directory, kept between runs (default: .work/fuzz-libigvm/corpus)",
+    )
+    parser.add_argument(
+        "--max-len",
+        type=int,
+        metavar="B",
+        help="longest input in bytes (default: the longest seed, so every seed is whole)",
+    )
+    parser.add_argument(
+        "--unguarded",
+        action="store_true",
+        help="hand libigvm every input, also those a device-side check of the fixed header "
+        "refuses (libigvm 0.5.0 panics on some: the run stops at the first)",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=IGVM_FUZZ_PROFILES,
+        default=IGVM_FUZZ_PROFILES[0],
+        help="as-linked: the release arithmetic of QEMU's libigvm.a (default); "
+        "checked: overflow checks and debug assertions on",
+    )
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -351,6 +387,13 @@ def make_parser() -> argparse.ArgumentParser:
         "build the fuzz profile, run generic-fuzz on the device, report crashes",
     )
     add_fuzz_options(p)
+
+    p = command(
+        "fuzz-libigvm",
+        _lazy("fuzz_libigvm", "run"),
+        "build libigvm's fuzz target, run it on IGVM files from igvm-wrap, report findings",
+    )
+    add_libigvm_fuzz_options(p)
 
     for extension in EXTENSIONS:
         extension.add_commands(sub)

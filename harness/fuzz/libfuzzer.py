@@ -41,6 +41,23 @@ def fuzz_target_name(config: str) -> str:
     return f"generic-fuzz-{config}"
 
 
+def engine_options(artifacts: Path, limits: Limits) -> list[str]:
+    """libFuzzer's own options: findings go to ``artifacts``, the run stops at ``limits``."""
+    options = [
+        f"-artifact_prefix={artifacts}/",
+        f"-timeout={limits.timeout}",
+        f"-max_len={limits.max_len}",
+        "-print_final_stats=1",
+    ]
+    if limits.seconds is not None:
+        options.append(f"-max_total_time={limits.seconds}")
+    if limits.runs is not None:
+        options.append(f"-runs={limits.runs}")
+    if not limits.leaks_per_input:
+        options.append("-detect_leaks=0")
+    return options
+
+
 def command(
     binary: Path,
     config: str,
@@ -49,28 +66,20 @@ def command(
     limits: Limits,
 ) -> list[str]:
     """The fuzzing command: new inputs go to ``corpus[0]``, findings to ``artifacts``."""
-    cmd = [
-        str(binary),
-        f"--fuzz-target={fuzz_target_name(config)}",
-        f"-artifact_prefix={artifacts}/",
-        f"-timeout={limits.timeout}",
-        f"-max_len={limits.max_len}",
-        "-print_final_stats=1",
-    ]
-    if limits.seconds is not None:
-        cmd.append(f"-max_total_time={limits.seconds}")
-    if limits.runs is not None:
-        cmd.append(f"-runs={limits.runs}")
-    if not limits.leaks_per_input:
-        cmd.append("-detect_leaks=0")
-    return cmd + [str(path) for path in corpus]
+    target = [str(binary), f"--fuzz-target={fuzz_target_name(config)}"]
+    return target + engine_options(artifacts, limits) + [str(path) for path in corpus]
+
+
+def replay_line(words: Sequence[str | Path], env: Mapping[str, str]) -> str:
+    """A shell command line: ``env`` assignments, then ``words``."""
+    prefix = " ".join(f"{key}={shlex.quote(value)}" for key, value in sorted(env.items()))
+    cmd = shlex.join(str(word) for word in words)
+    return f"{prefix} {cmd}" if prefix else cmd
 
 
 def reproducer(binary: Path, config: str, artifact: Path, env: Mapping[str, str]) -> str:
     """A shell command line that runs one saved input again (it fails the same way)."""
-    prefix = " ".join(f"{key}={shlex.quote(value)}" for key, value in sorted(env.items()))
-    cmd = shlex.join([str(binary), f"--fuzz-target={fuzz_target_name(config)}", str(artifact)])
-    return f"{prefix} {cmd}" if prefix else cmd
+    return replay_line([binary, f"--fuzz-target={fuzz_target_name(config)}", artifact], env)
 
 
 _ARGUMENTS = re.compile(r"^Starting \S+ with Arguments: (.*)$", re.MULTILINE)
@@ -99,6 +108,7 @@ _STAT = re.compile(r"^stat::(\w+):\s+(\d+)")
 _FINDING = re.compile(
     r"ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer|MemorySanitizer|ThreadSanitizer)"
     r"|SUMMARY: \w+Sanitizer|runtime error:"
+    r"|^thread '.*'(?: \(\d+\))? panicked at "  # a Rust panic (libigvm's fuzz target)
 )
 
 

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -173,29 +174,32 @@ def fuzz_one(
         binary, where.config, [where.corpus, where.seeds], where.crashes, limits
     )
     sanitizers = libfuzzer.sanitizer_env(shutil.which("llvm-symbolizer"))
-    env = base_env(sanitizers)
-    where.log.write_text("", encoding="utf-8")
     logger.info(f"fuzz {where.config}: running (log: {where.log})")
+    finding = run_libfuzzer(where.config, cmd, sanitizers, where.crashes, where.log, runner)
+    if finding.outcome.failed or finding.code != 0:
+        raise failure(binary, where, finding, sanitizers)
+    return finding.outcome
+
+
+def run_libfuzzer(
+    name: str, cmd: list[str | Path], env: dict[str, str], crashes: Path, log: Path, runner: Runner
+) -> Finding:
+    """Run a libFuzzer command in ``crashes`` with its output in ``log`` (emptied first),
+    its progress every PROGRESS_SECONDS and a summary at the end; return how it ended."""
+    log.write_text("", encoding="utf-8")
     outcome = libfuzzer.Outcome()
     start = time.monotonic()
     code = runner.stream(
-        cmd,
-        log=where.log,
-        env=env,
-        cwd=where.crashes,
-        on_line=Progress(runner, where.config, outcome),
+        cmd, log=log, env=base_env(env), cwd=crashes, on_line=Progress(runner, name, outcome)
     )
-    seconds = time.monotonic() - start
-    summary = report(where.config, outcome, seconds)
+    summary = report(name, outcome, time.monotonic() - start)
     logger.info(summary)
     if outcome.slow_units:
         logger.info(
-            f"fuzz {where.config}: {len(outcome.slow_units)} slow input(s) kept in "
-            f"{where.crashes} (slow-unit-*: slower than 10 s, not a failure)"
+            f"fuzz {name}: {len(outcome.slow_units)} slow input(s) kept in "
+            f"{crashes} (slow-unit-*: slower than 10 s, not a failure)"
         )
-    if outcome.failed or code != 0:
-        raise failure(binary, where, outcome, code, summary, sanitizers)
-    return outcome
+    return Finding(outcome, code, summary, crashes, log)
 
 
 def report(config: str, outcome: libfuzzer.Outcome, seconds: float) -> str:
@@ -212,31 +216,51 @@ def report(config: str, outcome: libfuzzer.Outcome, seconds: float) -> str:
     return f"fuzz {config}: " + ", ".join(parts)
 
 
-def failure(
-    binary: Path,
-    where: Place,
-    outcome: libfuzzer.Outcome,
-    code: int,
-    summary: str,
-    env: dict[str, str],
+def failure(binary: Path, where: Place, finding: Finding, env: dict[str, str]) -> HarnessError:
+    return finding_error(
+        where.config,
+        finding,
+        lambda artifact: libfuzzer.reproducer(binary, where.config, artifact, env),
+        "run the replay command above (it fails the same way); add QTEST_LOG=1 "
+        "FUZZ_SERIALIZE_QTEST=1 to it for the qtest trace of the input "
+        "(docs/devel/testing/fuzzing.rst, 'Building Crash Reproducers')",
+    )
+
+
+@dataclass(frozen=True)
+class Finding:
+    """How a libFuzzer run ended: its outcome, exit code, summary, where it kept inputs
+    and its log."""
+
+    outcome: libfuzzer.Outcome
+    code: int
+    summary: str
+    crashes: Path
+    log: Path
+
+
+def finding_error(
+    name: str,
+    finding: Finding,
+    replay: Callable[[Path], str],
+    replay_hint: str,
+    step: str = STEP,
 ) -> HarnessError:
-    artifacts = [a if a.is_absolute() else where.crashes / a for a in outcome.failures]
-    lines = [summary, *outcome.findings[:10]]
+    """The error for a run that failed: the findings, each kept input and the command
+    (`replay`) that runs it again; without a kept input, the exit code."""
+    outcome = finding.outcome
+    artifacts = [a if a.is_absolute() else finding.crashes / a for a in outcome.failures]
+    lines = [finding.summary, *outcome.findings[:10]]
     for artifact in artifacts:
         lines.append(f"reproducer: {artifact}")
-        command = libfuzzer.reproducer(binary, where.config, artifact, env)
-        lines.append(f"replay it:  {command}")
+        lines.append(f"replay it:  {replay(artifact)}")
     if artifacts:
-        hint = (
-            "run the replay command above (it fails the same way); add QTEST_LOG=1 "
-            "FUZZ_SERIALIZE_QTEST=1 to it for the qtest trace of the input "
-            "(docs/devel/testing/fuzzing.rst, 'Building Crash Reproducers')"
-        )
-        problem = f"{where.config}: libFuzzer found a failing input ({len(artifacts)} kept)"
+        hint = replay_hint
+        problem = f"{name}: libFuzzer found a failing input ({len(artifacts)} kept)"
     else:
         hint = "read the end of the log; the fuzzer stopped before finishing"
-        problem = f"{where.config}: the fuzzer exited with code {code}"
-    return HarnessError(STEP, problem, path=where.log, details="\n".join(lines), hint=hint)
+        problem = f"{name}: the fuzzer exited with code {finding.code}"
+    return HarnessError(step, problem, path=finding.log, details="\n".join(lines), hint=hint)
 
 
 def run(args: argparse.Namespace, workdir: Workdir, runner: Runner) -> int:

@@ -31,7 +31,8 @@ SERIES = ("v6", "v7")
 # .work/ is made by the toolkit: the paths pages may name (harness/workdir.py, per series)
 WORK = re.compile(
     r"^\.work(?:/(?:<series>|\$SERIES|v6|v7)(?:/(?:src(?:/qemu-[\w.<>]+)?|build(?:/[\w<>]+)?"
-    r"|logs|fuzz)(?:/.*)?)?/?|/(?:outgoing|b4|payloads|downloads|durations|bench|igvm)(?:/.*)?)?$"
+    r"|logs|fuzz)(?:/.*)?)?/?"
+    r"|/(?:outgoing|b4|payloads|downloads|durations|bench|igvm|fuzz-libigvm)(?:/.*)?)?$"
 )
 # files the toolkit reads when present
 OPTIONAL = {"patches/<series>/series"}  # the order of the patches (harness/tree/patchfile.py)

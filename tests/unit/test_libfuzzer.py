@@ -109,6 +109,29 @@ def test_ubsan_and_timeouts_are_findings() -> None:
     assert len(outcome.findings) == len(lines) and outcome.failed
 
 
+def test_a_rust_panic_is_a_finding_with_its_place() -> None:
+    outcome = libfuzzer.Outcome()
+    outcome.feed("invalid header: Some(Some(IGVM_VHS_VARIABLE_HEADER { typ: 1, length: 16 }))")
+    assert not outcome.failed
+    outcome.feed("thread '<unnamed>' (4227) panicked at src/lib.rs:3399:43:")
+    outcome.feed("mid > len")
+    outcome.feed("thread 'main' panicked at src/main.rs:36:28:")
+    assert outcome.findings == [
+        "thread '<unnamed>' (4227) panicked at src/lib.rs:3399:43:",
+        "thread 'main' panicked at src/main.rs:36:28:",
+    ]
+
+
+def test_engine_options_alone_for_a_binary_with_one_target() -> None:
+    limits = libfuzzer.Limits(runs=10, max_len=1595472)
+    options = libfuzzer.engine_options(Path("/w/crashes"), limits)
+    assert options[0] == "-artifact_prefix=/w/crashes/"
+    assert {"-runs=10", "-max_len=1595472", "-print_final_stats=1"} <= set(options)
+    assert not any(o.startswith("--fuzz-target") for o in options)
+    line = libfuzzer.replay_line([Path("/t/fuzz"), Path("/w/crashes/crash-1")], {"A": "1 2"})
+    assert line == "A='1 2' /t/fuzz /w/crashes/crash-1"
+
+
 def test_slow_units_are_kept_but_are_not_failures() -> None:
     outcome = libfuzzer.Outcome()
     outcome.feed("Slowest unit: 12 s:")
