@@ -39,6 +39,17 @@ class FixedHeader:
             raise ValueError(f"not an IGVM file: magic {header.magic!r}")
         return header
 
+    def pack(self) -> bytes:
+        return struct.pack(
+            FIXED_HEADER,
+            self.magic,
+            self.format_version,
+            self.variable_header_offset,
+            self.variable_header_size,
+            self.total_file_size,
+            self.checksum,
+        )
+
     @property
     def checksummed_byte(self) -> int:
         """The offset of a byte the checksum covers and nothing else checks first: the
@@ -94,3 +105,12 @@ def held_size(data: bytes) -> int:
             break
         off += padded
     return held
+
+
+def headers_past_the_end(offset: int, size: int, total: int = 32) -> bytes:
+    """A `total`-byte file of a fixed header (format version 1) whose variable headers,
+    `size` bytes at `offset`, end past the end of the file. libigvm 0.5.0 adds the two in
+    32 bits and panics when the sum wraps, which aborted QEMU; v7 patch 7 refuses such a
+    file before libigvm sees it (LOAD_FAIL)."""
+    header = FixedHeader(MAGIC, 1, offset, size, total, 0)
+    return header.pack().ljust(total, b"\0")

@@ -12,6 +12,8 @@ from harness.interface.igvm_file import (
     MAGIC,
     PARAMETER_AREA,
     VARIABLE_HEADER,
+    FixedHeader,
+    headers_past_the_end,
     held_size,
 )
 
@@ -61,3 +63,14 @@ def test_a_header_longer_than_what_is_left_ends_the_walk() -> None:
     second = HEADERS_AT + 8 + 24
     cut = data[: second + 4] + struct.pack("<I", 1 << 20) + data[second + 8 :]
     assert held_size(cut) == DIRECTIVE_CHARGE
+
+
+WRAP_TOTAL = 32
+
+
+def test_a_file_whose_headers_wrap_in_32_bits() -> None:
+    data = headers_past_the_end(0x18, 0xFFFF_FFF0, WRAP_TOTAL)
+    header = FixedHeader.unpack(data)
+    assert len(data) == header.total_file_size == WRAP_TOTAL
+    assert (header.variable_header_offset + header.variable_header_size) % (1 << 32) < len(data)
+    assert held_size(data) == 0

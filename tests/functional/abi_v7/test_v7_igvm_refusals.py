@@ -16,6 +16,8 @@ the next reset:
   headers changed in RAM), a truncated file (its size less one), a file with no native
   platform (`igvm-wrap --no-native --snp`): `LOAD_FAIL`;
 - the opaque range over a page of the file: `BAD_LAYOUT`;
+- variable headers whose offset plus size wraps in 32 bits (libigvm 0.5.0 panicked on
+  it, aborting QEMU): `LOAD_FAIL`, refused before the parse;
 - and the same SeaBIOS file, undamaged, is then taken (`OK`): each refusal had its cause.
 
 At the reset: the agent, wrapped, armed (also on trial), and its bytes changed in RAM
@@ -35,6 +37,7 @@ SEV-SNP only); QEMU's qtest covers both with files it writes itself.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from checks import STAGE2, STAGE2_BLOB, assert_runs, load, reset
@@ -45,7 +48,7 @@ from vms import DEFAULT_IMAGE_SIZE, STAGE1, Booter
 from harness.build.igvm_images import Wrap
 from harness.guest.agent_client import AgentClient
 from harness.guest.protocol import HOST_RESET_METHOD, LOAD_ADDR
-from harness.interface.igvm_file import FixedHeader, held_size
+from harness.interface.igvm_file import FixedHeader, headers_past_the_end, held_size
 from harness.interface.v7 import FORMAT_IGVM, IGVM_MAX_SIZE_PROPERTY, Status
 from harness.interface.v7_struct import Fields
 from harness.machine.cmdline import DEVICE, device_arg
@@ -58,6 +61,8 @@ SEABIOS_BLOB = "opt/vmfwtest/seabios.igvm"
 SNP_BLOB = "opt/vmfwtest/snp-only.igvm"
 OVMF_BLOB = "opt/vmfwtest/ovmf.igvm"
 AGENT_BLOB = "opt/vmfwtest/agent.bin"
+WRAP_BLOB = "opt/vmfwtest/headers-wrap.igvm"
+WRAP_OFFSET, WRAP_SIZE = 0x18, 0xFFFF_FFF0
 TRIAL_IMAGE = 128 * KIB
 
 
@@ -116,6 +121,22 @@ def test_write_time_refusals(igvm_host: Booter, igvm_files: IgvmFiles) -> None:
     assert write(snp_size) == refused(Status.LOAD_FAIL), "no native platform"
 
     # Nothing was armed: the host agent boots again.
+    assert_runs(reset(b.vm, HOST_RESET_METHOD).banner, b.image, STAGE1)
+
+
+def test_variable_headers_past_the_end(igvm_host: Booter, tmp_path: Path) -> None:
+    """A 32-byte file whose variable headers (0xfffffff0 bytes at 0x18) wrap the 32-bit sum
+    libigvm 0.5.0 checks them with: libigvm panicked and QEMU aborted (found by fuzzing
+    libigvm); v7 patch 7 refuses it before the parse. `LOAD_FAIL`, and QEMU goes on: the
+    host agent boots at the next reset."""
+    wrapping = tmp_path / "headers-wrap.igvm"
+    wrapping.write_bytes(headers_past_the_end(WRAP_OFFSET, WRAP_SIZE))
+    b = igvm_host(blobs={WRAP_BLOB: wrapping})
+    dev = v7_device(b)
+    before = dev.read()
+    size = load(b.agent, WRAP_BLOB).size
+    written = dev.write(before.with_guest_fields(FORMAT_IGVM, LOAD_ADDR, size))
+    assert written == replace(before, status=Status.LOAD_FAIL)
     assert_runs(reset(b.vm, HOST_RESET_METHOD).banner, b.image, STAGE1)
 
 
