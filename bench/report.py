@@ -134,8 +134,14 @@ def merge(old: Results, figures: Sequence[Figure], measured: Sequence[tuple[str,
     run = machine()
     meta = dict(old.meta)
     previous = meta.get(MERGED_RUNS, [])
+    # an earlier merged run whose groups this one measures again is no longer in the table
+    still_shown = [
+        r
+        for r in (previous if isinstance(previous, list) else [])
+        if not {(s, g) for s in r["series"] for g in r["groups"]} <= replaced
+    ]
     meta[MERGED_RUNS] = [
-        *(previous if isinstance(previous, list) else []),
+        *still_shown,
         {
             "date": run["date"],
             "groups": sorted({g for _, g in replaced}),

@@ -111,3 +111,5 @@ def test_a_partial_run_keeps_the_other_figures(tmp_path: Path) -> None:
     assert merged.meta["date"] == "then"
     header = report.table(merged).splitlines()[1]
     assert "the igvm group(s) (v7) measured again on" in header
+    again = report.merge(merged, new, [("v7", "igvm")])
+    assert len(again.meta[report.MERGED_RUNS]) == 1, "the first merge's date is replaced"
