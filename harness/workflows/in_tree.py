@@ -98,8 +98,11 @@ def run(
     touched: Iterable[str],
     jobs: int,
     on_line: Callable[[str], None],
+    slowdown: int = 1,
 ) -> StepResult:
-    """Build what the series' in-tree tests need, run them with meson, and sum them up."""
+    """Build what the series' in-tree tests need, run them with meson, and sum them up.
+    `slowdown`: how many times slower the build's QEMU is (its profile's), which scales
+    meson's timeouts."""
     log = workdir.log("in-tree-vmfwupdate.log")
     log.write_text("", encoding="utf-8")
     tests = select(build_dir, touched)
@@ -118,7 +121,7 @@ def run(
             [
                 *meson,
                 "--print-errorlogs",
-                f"--timeout-multiplier={TIMEOUT_MULTIPLIER}",
+                f"--timeout-multiplier={TIMEOUT_MULTIPLIER * slowdown}",
                 *tests.names,
             ],
             env={**env, "TMPDIR": str(tmp)},

@@ -202,7 +202,13 @@ def test_series(
     touched = [f for patch in series_files(workdir.patches) for f in series.touched_files(patch)]
     try:
         in_tree = in_tree_tests.run(
-            runner, workdir, built.build_dir, touched, args.jobs, echo(runner)
+            runner,
+            workdir,
+            built.build_dir,
+            touched,
+            args.jobs,
+            echo(runner),
+            slowdown=qemu.PROFILES[args.profile].slowdown,
         )
     except KeyboardInterrupt:
         results.append(interrupted(prefix + "in-tree", start))
