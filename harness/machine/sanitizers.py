@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -24,3 +25,11 @@ def sanitizer_env(environ: Mapping[str, str]) -> dict[str, str]:
     env.setdefault("LSAN_OPTIONS", f"suppressions={LSAN_SUPPRESSIONS}")
     env.setdefault("ASAN_OPTIONS", ASAN_OPTIONS)
     return env
+
+
+def asan_built(binary: Path) -> bool:
+    """Whether `binary` was built with ASan (the asan profile): it needs libasan."""
+    out = subprocess.run(
+        ["readelf", "--dynamic", str(binary)], capture_output=True, text=True, check=True
+    ).stdout
+    return any("NEEDED" in ln and "libasan.so" in ln for ln in out.splitlines())

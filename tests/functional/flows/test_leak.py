@@ -8,8 +8,9 @@ image, the other wrapped by igvm-wrap as an IGVM file (FORMAT_IGVM), so the
 cycles alternate between the ROM copy and libigvm's parse and page writes;
 on a host started from an IGVM file (`boot_kind` igvm, FORMAT_IGVM only)
 both are IGVM files. QEMU's resident set size (VmRSS) after the first ten
-cycles and after the last must be within RSS_SLACK of each other; the
-figures go to `leak-summary.txt` beside the VM's logs.
+cycles and after the last must be within RSS_SLACK of each other (ASAN_RSS_SLACK on an
+asan build, where LeakSanitizer at QEMU's exit is the leak check); the figures go to
+`leak-summary.txt` beside the VM's logs.
 Run with --hostile-long (make check-vmfwupdate SLOW=1).
 """
 
@@ -27,12 +28,16 @@ from harness.guest.protocol import HOST_RESET_METHOD, LOAD_ADDR, RESET_METHODS
 from harness.interface.abis import abi as abi_declaration
 from harness.interface.v7 import FORMAT_IGVM, Status
 from harness.machine.process_memory import memory
-from harness.machine.sanitizers import ASAN_OPTIONS
+from harness.machine.sanitizers import ASAN_OPTIONS, asan_built
 from harness.platform import KIB, MIB
 
 CYCLES = 1000
 WARMUP = 10
 RSS_SLACK = 4 * MIB
+# On an asan build (quarantine off) ASan's allocator keeps freed chunks per size class, and
+# the IGVM path frees buffers of several sizes: +2.8 and +4.5 MiB over 1,000 cycles on pc
+# with no LeakSanitizer report at exit (2026-12-07), which is the leak check there.
+ASAN_RSS_SLACK = 8 * MIB
 SIZE = 128 * KIB
 ADDRS = {"leak-a": LOAD_ADDR, "leak-b": LOAD_ADDR + MIB}
 
@@ -130,4 +135,5 @@ def test_update_cycles_do_not_leak(
     )
     print(summary)
     (b.vm.logs.directory / "leak-summary.txt").write_text(summary + "\n")
-    assert growth <= RSS_SLACK, f"RSS grew {growth / MIB:.1f} MiB over {CYCLES} update cycles"
+    slack = ASAN_RSS_SLACK if asan_built(Path(b.vm.args[0])) else RSS_SLACK
+    assert growth <= slack, f"RSS grew {growth / MIB:.1f} MiB over {CYCLES} update cycles"
