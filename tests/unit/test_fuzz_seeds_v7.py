@@ -27,7 +27,8 @@ ROM_SIZE = 256 * KIB
 # The seeds that write nothing.
 READS = {"dir-io", "read-io", "read-dma"}
 # The statuses a write can leave (the others are reserved or a reset's), but BAD_LAYOUT,
-# which needs a valid IGVM file in guest RAM: no seed places one yet.
+# which needs a valid IGVM file in guest RAM: the IGVM seeds place those
+# (test_fuzz_seeds_v7_igvm.py).
 WRITE_STATUSES = {
     Status.OK,
     Status.LOAD_FAIL,
