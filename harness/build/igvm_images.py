@@ -50,6 +50,8 @@ class Wrap(Enum):
     FLAT32 = ("--flat32",)
     # an SEV-SNP platform only (no native platform)
     SNP_ONLY = ("--no-native", "--snp")
+    # two platforms: native (as PLAIN) and SEV-SNP, the pages shared by both
+    NATIVE_AND_SNP = ("--native", "--snp")
 
     @property
     def label(self) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Sequence
 
 from harness.fuzz.generic_fuzz_input import (
     PioSize,
@@ -112,19 +113,28 @@ def bswap32(value: int) -> int:
 
 
 def dma(
-    control: int, length: int, address: int, data: bytes | None = None, stride: int = 0
+    control: int,
+    length: int,
+    address: int,
+    data: bytes | None = None,
+    stride: int = 0,
+    device_reads: Sequence[bytes] = (),
 ) -> list[bytes]:
     """Commands for one fw_cfg DMA transfer.
 
     generic-fuzz fills guest memory when a device reads it by DMA: the first pattern becomes
     the descriptor fw_cfg reads at DESC_ADDR, the second (``data``, repeated over ``length``
     bytes, its first byte increased by ``stride`` per repetition) the data a write takes
-    from ``address``. The descriptor address is written as the guest does, byte-swapped for
-    the big-endian register; writing its low half starts the transfer."""
+    from ``address``, and the next ones (``device_reads``) what the device reads of guest
+    memory after that, in turn (an IGVM image at the write, and again at the reset that
+    ends the input: the patterns stay until the next transfer clears them). The descriptor
+    address is written as the guest does, byte-swapped for the big-endian register;
+    writing its low half starts the transfer."""
     descriptor = struct.pack(">IIQ", control, length, address)
     commands = [clear_dma_patterns(), dma_pattern(descriptor)]
     if data is not None:
         commands.append(dma_pattern(data, 0, stride))
+    commands.extend(dma_pattern(read) for read in device_reads)
     commands.append(pio_out(PioSize.LONG, REGION_DMA, 0, bswap32(DESC_ADDR >> 32)))
     commands.append(pio_out(PioSize.LONG, REGION_DMA, 4, bswap32(DESC_ADDR & 0xFFFFFFFF)))
     return commands
@@ -135,8 +145,15 @@ def selecting(file: FwCfgEntry, operation: int) -> int:
     return (file.select << 16) | DMA_SELECT | operation
 
 
-def dma_write(file: FwCfgEntry, payload: bytes, address: int = DATA_ADDR) -> list[bytes]:
-    return dma(selecting(file, DMA_WRITE), len(payload), address, payload)
+def dma_write(
+    file: FwCfgEntry,
+    payload: bytes,
+    address: int = DATA_ADDR,
+    device_reads: Sequence[bytes] = (),
+) -> list[bytes]:
+    return dma(
+        selecting(file, DMA_WRITE), len(payload), address, payload, device_reads=device_reads
+    )
 
 
 def dma_read(file: FwCfgEntry) -> list[bytes]:

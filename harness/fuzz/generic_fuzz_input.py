@@ -13,6 +13,9 @@ from collections.abc import Iterable
 from enum import IntEnum
 
 SEPARATOR = b"FUZZ"
+# generic_fuzz.c's MAX_DMA_FILL_SIZE: a DMA read fills at most this much guest memory from
+# its pattern; the rest of the range keeps what guest memory held.
+MAX_DMA_FILL = 0x10000
 
 
 class Op(IntEnum):

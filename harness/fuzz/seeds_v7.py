@@ -78,9 +78,16 @@ def guest(control: int, image_size: int = 0) -> Fields:
 
 
 def structure_writes() -> list[tuple[Status, str, tuple[Fields, ...]]]:
-    """(the status left, what the seed does, the whole structures it writes in turn)."""
+    """(the status left, what the seed does, the whole structures it writes in turn).
+
+    A lock lasts until a host-firmware restore, across the cold reset that ends each input,
+    and generic-fuzz runs every input in the same machine: a seed that locked for good
+    would leave every later write DISABLED. So each lock comes with a restore due
+    (CTL_HOST_FW): at the reset that ends the input, or, for a locked trial, at the one
+    after it."""
     update = guest(ROM, GRANULE)
-    disable, host_fw, cancel = guest(CTL_DISABLE), guest(CTL_HOST_FW), guest(0)
+    disable, host_fw, cancel = guest(CTL_DISABLE | CTL_HOST_FW), guest(CTL_HOST_FW), guest(0)
+    locked_trial = replace(update, control=ROM | CTL_DISABLE | CTL_HOST_FW)
     ok = Status.OK
     return [
         *((ok, f"update-{size:#x}", (guest(ROM, size),)) for size in UPDATE_SIZES),
@@ -90,12 +97,12 @@ def structure_writes() -> list[tuple[Status, str, tuple[Fields, ...]]]:
             "opaque-outside-ram",
             (replace(update, opaque_addr=OUTSIDE_RAM, opaque_size=GRANULE),),
         ),
-        (ok, "disable", (disable,)),
+        (ok, "disable-until-restore", (disable,)),
         (ok, "host-fw-trial", (replace(update, control=ROM | CTL_HOST_FW),)),
         (ok, "host-fw-restore", (host_fw,)),
         # what a firmware on trial does after its boot: clear CTL_HOST_FW, cancelling the restore
         (ok, "host-fw-commit", (host_fw, cancel)),
-        (ok, "update-then-disable", (update, replace(update, control=ROM | CTL_DISABLE))),
+        (ok, "update-then-disable-on-trial", (update, locked_trial)),
         (ok, "update-then-cancel", (update, cancel)),
         (Status.DISABLED, "update-after-disable", (disable, update)),
         *(

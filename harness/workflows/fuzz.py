@@ -16,17 +16,20 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from harness.build.igvm import Layout
 from harness.errors import HarnessError
 from harness.fuzz import fw_cfg_input, libfuzzer
 from harness.fuzz.seeds import SeedSet, seed_set
+from harness.fuzz.seeds_v7_igvm import IgvmSeedFiles
 from harness.fuzz.targets import CONFIGS
 from harness.fw_cfg import FwCfgEntry
 from harness.machine.cmdline import DEBUG_EXIT_IOBASE
 from harness.runner import Runner, base_env, quote
 from harness.workdir import Workdir
+from harness.workflows import fuzz_igvm_files
 from harness.workflows.prepare import up_to_date_binary
 from harness.worklock import SeriesLock, series_lock
 
@@ -159,15 +162,52 @@ class Progress:
             logger.info(f"fuzz {self.config}: {now - self.start:6.0f}s  {status.render()}")
 
 
+def seed_inputs(
+    seeds: SeedSet, files: dict[str, FwCfgEntry], igvm: IgvmSeedFiles | None
+) -> dict[str, bytes]:
+    found = seeds.seeds(files)
+    if seeds.igvm_seeds is not None and igvm is not None:
+        found.update(seeds.igvm_seeds(files, igvm))
+    return found
+
+
+def fitting(
+    limits: libfuzzer.Limits, inputs: dict[str, bytes], longest: int
+) -> tuple[libfuzzer.Limits, dict[str, bytes]]:
+    """The seeds no longer than `longest` (or than -max_len), and `limits` with -max_len
+    raised to the longest of them, which libFuzzer would cut."""
+    cap = max(limits.max_len, longest)
+    kept = {name: data for name, data in inputs.items() if len(data) <= cap}
+    fitted = max((len(data) for data in kept.values()), default=0)
+    return replace(limits, max_len=max(limits.max_len, fitted)), kept
+
+
 def fuzz_one(
-    binary: Path, where: Place, seeds: SeedSet, limits: libfuzzer.Limits, runner: Runner
+    binary: Path,
+    where: Place,
+    seeds: SeedSet,
+    limits: libfuzzer.Limits,
+    runner: Runner,
+    igvm: IgvmSeedFiles | None = None,
 ) -> libfuzzer.Outcome:
     qemu = binary.with_name("qemu-system-x86_64")
     args = machine_args(binary, where.config, runner)
     files = device_files(qemu, args, where.config, seeds, runner)
-    write_seeds(where.seeds, seeds.seeds(files))
+    made = seed_inputs(seeds, files, igvm)
+    fitted, inputs = fitting(limits, made, seeds.longest)
+    write_seeds(where.seeds, inputs)
     selectors = ", ".join(f"{n}={f.select:#x}" for n, f in files.items())
-    logger.info(f"fuzz {where.config}: device files {selectors}; seeds in {where.seeds}")
+    logger.info(
+        f"fuzz {where.config}: device files {selectors}; {len(inputs)} seeds in {where.seeds}"
+    )
+    for name in sorted(set(made) - set(inputs)):
+        logger.info(
+            f"fuzz {where.config}: seed {name} left out ({len(made[name]):,} bytes, longer "
+            f"than {max(limits.max_len, seeds.longest):,})"
+        )
+    if fitted.max_len != limits.max_len:
+        logger.info(f"fuzz {where.config}: -max_len={fitted.max_len} (the longest seed)")
+    limits = fitted
     for directory in (where.corpus, where.crashes):
         directory.mkdir(parents=True, exist_ok=True)
     cmd = libfuzzer.command(
@@ -286,7 +326,11 @@ def fuzz_all(
         max_len=args.max_len,
         leaks_per_input=args.leaks == "input",
     )
+    igvm = None
+    if seeds.igvm_seeds is not None:
+        out_dir = workdir.series_root / "fuzz" / "igvm"
+        igvm = fuzz_igvm_files.make(out_dir, Layout.for_repo(workdir.repo))
     for config in configs:
         where = place(workdir, config, args.corpus, len(configs) > 1)
-        fuzz_one(binary, where, seeds, limits, runner)
+        fuzz_one(binary, where, seeds, limits, runner, igvm)
     return 0

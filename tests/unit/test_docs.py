@@ -48,6 +48,7 @@ QEMU_TREE_PATHS = {
     "python/qemu",
     "pc-bios/meson.build",
     "pc-bios/optionrom",
+    "scripts/oss-fuzz/instrumentation-filter-template",
 }
 # tools the pages show how to install, not installed here: their options are not checked
 NOT_INSTALLED = {"npm": "Node.js, for gitlab-ci-local", "gitlab-ci-local": "installed by npm"}
@@ -129,6 +130,9 @@ def check_command(argv: list[str]) -> str | None:
         return check_command(["python", "-m", "pytest", *args])
     if name == "bash":
         return None if (REPO / args[0]).is_file() else f"no script {args[0]}"
+    if name == "qemu-fuzz-x86_64":  # the fuzz build's binary: a fuzz target and inputs
+        bad = [a for a in [tool, *args] if not (a.startswith("--fuzz-target=") or WORK.match(a))]
+        return f"not a fuzz target or a .work path: {bad}" if bad else None
     if name == "apt-get":
         if not any(Path("/var/lib/apt/lists").glob("*_Packages")):  # no package lists here
             return None if args[0] in help_text(tool, "--help") else f"no apt-get {args[0]}"
@@ -233,6 +237,7 @@ def test_the_checks_catch_a_renamed_option_and_a_stale_path() -> None:
     assert check_command(["make", "check-vmfwupdate", "SLOWER=1"]) is not None
     assert check_command(["python", "-m", "pytest", "tests/functional", "--no-such"]) is not None
     assert check_command(["frobnicate"]) is not None
+    assert check_command([".work/v7/build/fuzz/qemu-fuzz-x86_64", "/tmp/input"]) is not None
     assert not path_exists(".work/build/default/qemu-system-x86_64")
     assert not path_exists(".work/src/qemu-10.2.2")
     assert not path_exists("harness/posting/maintainers.py")
