@@ -30,6 +30,9 @@ from harness.guest.protocol import READY
 REPO = Path(__file__).resolve().parents[3]
 PROMPT = "PROMPT-29$ "
 BOOT_DEADLINE = 60.0  # READY on TCG: well under a second here
+# Python and the CLI's imports; a fresh checkout compiles its .pyc files first, and on a
+# loaded machine that took more than the shell's 10 s (2026-12-07)
+STARTUP_DEADLINE = 60.0
 EXIT_DEADLINE = 30.0  # vmfwupdate gives QEMU 5 s (children.SESSION_GRACE) before SIGKILL
 SHELL_DEADLINE = 10.0
 # The CLI of this checkout on another repository root: `vmfwupdate <argv[2:]>` on argv[1].
@@ -129,7 +132,7 @@ def test_interrupted_run_restores_the_terminal_and_stops_qemu(
         str(image),
     ]
     shell.sendline(f"{shlex.join(argv)}; echo RC=$?")
-    shell.expect(r"VMFWUPDATE-PID (\d+)")
+    shell.expect(r"VMFWUPDATE-PID (\d+)", timeout=STARTUP_DEADLINE)
     vmfwupdate = int(shell.match.group(1))
     qemu: list[int] = []
     try:
